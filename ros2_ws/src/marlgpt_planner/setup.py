@@ -1,0 +1,26 @@
+"""ament_python package of the marlgpt robot runtime (Python >= 3.8, no torch, no pogema)."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "marlgpt_planner"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+        ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
+        ("share/" + PACKAGE + "/models", glob("models/*")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="marlgpt maintainers",
+    maintainer_email="maintainers@marlgpt.dev",
+    description="MARL-GPT multi-robot planner for ROS 2 (robot runtime).",
+    license="Apache-2.0",
+    python_requires=">=3.8",
+    entry_points={"console_scripts": []},
+)

@@ -1,0 +1,49 @@
+"""Shared fixtures: an exclusive ROS_DOMAIN_ID per test and an environment for peer processes."""
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Fast DDS maps a domain id to UDP ports; ids 1..100 keep every port in the safe range on Linux.
+_DOMAIN_IDS = range(1, 101)
+
+
+@pytest.fixture
+def ros_domain_id() -> Iterator[int]:
+    """A ROS_DOMAIN_ID that no other test, here or in a concurrent run, holds right now.
+
+    Each id is claimed with an exclusive lock on a file in the temp dir, so parallel pytest
+    runs (or CI jobs on one machine) never share a DDS domain.
+    """
+    start = os.getpid() % len(_DOMAIN_IDS)
+    for offset in range(len(_DOMAIN_IDS)):
+        domain = _DOMAIN_IDS[(start + offset) % len(_DOMAIN_IDS)]
+        lock = open(Path(tempfile.gettempdir()) / f"marlgpt-ros-domain-{domain}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        try:
+            yield domain
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+        return
+    pytest.fail(f"no free ROS_DOMAIN_ID in {_DOMAIN_IDS[0]}..{_DOMAIN_IDS[-1]}")
+
+
+@pytest.fixture
+def ros_env(ros_domain_id: int) -> Dict[str, str]:
+    """Environment for a ROS 2 peer process: the test's domain, discovery on loopback only."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(ros_domain_id)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

@@ -1,0 +1,1 @@
+"""Subcommands of the ``marlgpt`` command, one module each."""

@@ -1,0 +1,48 @@
+"""``marlgpt info``: the versions of the stack's parts and whether each one imports."""
+import argparse
+import importlib
+import platform
+from typing import List, Tuple
+
+#: (import name, what it is for), in the order they are reported.
+COMPONENTS = (
+    ("numpy", "arrays"),
+    ("torch", "training"),
+    ("pogema", "benchmark environment"),
+    ("onnx", "model export"),
+    ("onnxruntime", "model runtime"),
+    ("rclpy", "ROS 2 client library"),
+    ("marlgpt_planner", "robot runtime"),
+    ("marlgpt_msgs.msg", "fleet interfaces (needs the sourced workspace)"),
+)
+
+
+def add_parser(sub: "argparse._SubParsersAction") -> None:
+    parser = sub.add_parser(
+        "info",
+        help="show the versions of the stack's parts",
+        description="Import each part of the stack and print its version, or why it failed to "
+        "import. Exits non-zero if any part is missing.",
+    )
+    parser.set_defaults(run=run)
+
+
+def probe() -> List[Tuple[str, str, str]]:
+    """(name, purpose, version or 'MISSING: reason') for each component."""
+    rows = []
+    for name, purpose in COMPONENTS:
+        try:
+            module = importlib.import_module(name)
+            version = str(getattr(module, "__version__", "ok"))
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+            version = f"MISSING: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
+        rows.append((name, purpose, version))
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = probe()
+    print(f"python            {platform.python_version()}")
+    for name, purpose, version in rows:
+        print(f"{name:<17} {version:<12} ({purpose})")
+    return 1 if any(v.startswith("MISSING") for _, _, v in rows) else 0
