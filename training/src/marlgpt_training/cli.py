@@ -9,9 +9,10 @@ import sys
 from typing import List, Optional
 
 from marlgpt_training import __version__
+from marlgpt_training.commands import eval as eval_command
 from marlgpt_training.commands import info
 
-COMMANDS = (info,)
+COMMANDS = (eval_command, info)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,234 @@
+"""The one observation encoder: grid state -> MARL-GPT tokens (pure numpy, Python >= 3.8).
+
+Data generation, training, benchmark evaluation and the ROS node all call :class:`Encoder`.
+Following the MARL-GPT paper (section 4.2, appendix A), every token is one scalar ``value``
+plus four indices: ``attr`` (which feature), ``team`` (0 the deciding agent, 1 its
+neighbours), ``agent`` (0 the deciding agent, 1..K neighbours by distance) and ``time``
+(0 now, t = t steps ago). The indices depend only on the layout, so they are built once;
+per step the encoder fills the values.
+
+Layout ``pogema-ctg`` version 1, for an agent at cell c with goal g (docs/encoder.md lists
+every token; ``python -m marlgpt_planner.encoder`` prints that table):
+
+* cost-to-go window: for each cell of the (2r+1)^2 square around c, row-major, the BFS
+  distance to g relative to c's own, ``clip(d(cell) - d(c), -2r, 2r) / 2r``; cells that are
+  obstacles, outside the map or cut off from g read ``BLOCKED``;
+* the deciding agent: which of up/down/left/right shortens its path (1/0), its goal offset
+  ``clip((g - c) / 32, -1, 1)`` per axis, its goal distance ``log1p(d) / log1p(256)``
+  (capped at 1), and its last ``history`` moves as (d_row, d_col) with time 1..history;
+* up to K nearest other agents within the square (Manhattan distance, ties row-major):
+  offset (d_row, d_col) / r, which of their moves shorten their own path, and their last
+  move; empty slots read ``ABSENT`` in every token.
+"""
+from typing import List, NamedTuple, Optional
+
+import numpy as np
+
+from marlgpt_planner.actions import DELTAS, NUM_ACTIONS
+from marlgpt_planner.grid import UNREACHABLE, DistanceFields, neighbour_distances
+
+ENCODER_NAME = "pogema-ctg"
+ENCODER_VERSION = 1
+
+#: Value of a cost-to-go cell that is an obstacle, outside the map or cut off from the goal.
+BLOCKED = 2.0
+#: Value of every token of an empty neighbour slot.
+ABSENT = -2.0
+#: Scale of the goal offset tokens (cells); offsets beyond it read +-1.
+GOAL_OFFSET_SCALE = 32.0
+#: Goal distances at or beyond this read 1.
+GOAL_DISTANCE_CAP = 256.0
+
+TEAM_SELF, TEAM_NEIGHBOUR = 0, 1
+MOVE_NAMES = ("up", "down", "left", "right")
+
+
+class TokenSpec(NamedTuple):
+    """What one token position holds."""
+
+    name: str
+    attr: int
+    team: int
+    agent: int
+    time: int
+
+
+class GridState(NamedTuple):
+    """Everything the encoder reads, for N agents on one grid.
+
+    ``history[i, t]`` is the action that agent i's last move amounted to, t + 1 steps ago
+    (``0`` wait where unknown): the move actually made, which every robot can observe.
+    """
+
+    positions: np.ndarray  # (N, 2) int: row, col
+    goals: np.ndarray  # (N, 2) int: row, col
+    history: np.ndarray  # (N, H) int: POGEMA actions, most recent first
+
+
+class Observation(NamedTuple):
+    values: np.ndarray  # (N, T) float32
+    action_mask: np.ndarray  # (N, 5) bool: actions that do not run into an obstacle or the edge
+
+
+class Encoder:
+    """Encodes :class:`GridState` into token values on one map.
+
+    Args:
+        obstacles: (H, W) bool obstacle array of the map.
+        radius: half-size r of the observed square ((2r+1)^2 cells); 5 as in POGEMA's benchmark.
+        history: number of past moves of the deciding agent in the tokens.
+        neighbours: K, the number of other agents encoded.
+        fields: an existing :class:`DistanceFields` of the same map to share its cache
+            (its pad must be at least ``radius``).
+    """
+
+    def __init__(self, obstacles: np.ndarray, radius: int = 5, history: int = 3,
+                 neighbours: int = 8, fields: Optional[DistanceFields] = None) -> None:
+        if radius < 1 or history < 1 or neighbours < 0:
+            raise ValueError("need radius >= 1, history >= 1 and neighbours >= 0")
+        self.radius, self.history, self.neighbours = int(radius), int(history), int(neighbours)
+        if fields is None:
+            fields = DistanceFields(obstacles, pad=radius)
+        elif fields.pad < radius or fields.obstacles.shape != np.shape(obstacles):
+            raise ValueError("shared DistanceFields must cover the same map with pad >= radius")
+        self.fields = fields
+        self.specs = layout(radius, history, neighbours)
+        self.num_tokens = len(self.specs)
+        self.indices = {key: np.array([getattr(s, key) for s in self.specs], dtype=np.int32)
+                        for key in ("attr", "team", "agent", "time")}
+        self._window = 2 * radius + 1
+        self._ctg_scale = float(2 * radius)
+        self._ego_start = self._window ** 2
+        self._nb_start = self._ego_start + 4 + 3 + 2 * history
+        self._walled = np.pad(self.fields.obstacles, 1, constant_values=True)
+
+    @property
+    def metadata(self) -> dict:
+        """What a model file must match to be fed by this encoder."""
+        return {"encoder": ENCODER_NAME, "encoder_version": ENCODER_VERSION,
+                "radius": self.radius, "history": self.history, "neighbours": self.neighbours,
+                "num_tokens": self.num_tokens, "num_actions": NUM_ACTIONS}
+
+    def encode(self, state: GridState) -> Observation:
+        """Token values for every agent of ``state`` (one row per agent)."""
+        positions = np.asarray(state.positions, dtype=np.int64).reshape(-1, 2)
+        goals = np.asarray(state.goals, dtype=np.int64).reshape(-1, 2)
+        history = np.asarray(state.history, dtype=np.int64).reshape(len(positions), -1)
+        n, r, w = len(positions), self.radius, self._window
+        if len(goals) != n:
+            raise ValueError(f"{n} positions but {len(goals)} goals")
+        if history.shape[1] < self.history:
+            raise ValueError(f"history has {history.shape[1]} steps, "
+                             f"the encoder needs {self.history}")
+        height, width = self.fields.shape
+        if n and (positions.min() < 0 or (positions >= (height, width)).any()):
+            raise ValueError("an agent position lies outside the map")
+        values = np.empty((n, self.num_tokens), dtype=np.float32)
+
+        # Cost-to-go windows: each agent's own goal field, sliced around it.
+        windows = np.empty((n, w, w), dtype=np.int64)
+        for i, (row, col) in enumerate(positions.tolist()):
+            windows[i] = self.fields.padded(goals[i])[row:row + w, col:col + w]
+        centre = windows[:, r, r][:, None, None]
+        blocked = windows >= UNREACHABLE
+        rel = np.clip(windows - centre, -self._ctg_scale, self._ctg_scale) / self._ctg_scale
+        values[:, :self._ego_start] = np.where(blocked, BLOCKED, rel).reshape(n, -1)
+
+        # Which moves shorten each agent's path, and which actions stay on the map.
+        dist5 = neighbour_distances(self.fields, positions, goals)
+        shortens = (dist5[:, 1:] < dist5[:, :1]).astype(np.float32)
+        action_mask = np.ones((n, NUM_ACTIONS), dtype=bool)
+        action_mask[:, 1:] = self._free_moves(positions)
+        moves = DELTAS[history[:, :self.history]].astype(np.float32)  # (N, H, 2)
+
+        e = self._ego_start
+        values[:, e:e + 4] = shortens
+        offset = np.clip((goals - positions) / GOAL_OFFSET_SCALE, -1.0, 1.0)
+        values[:, e + 4:e + 6] = offset
+        own = np.minimum(dist5[:, 0], GOAL_DISTANCE_CAP)
+        values[:, e + 6] = np.log1p(own) / np.log1p(GOAL_DISTANCE_CAP)
+        values[:, e + 7:self._nb_start] = moves.reshape(n, -1)
+
+        if self.neighbours:
+            values[:, self._nb_start:] = self._neighbour_values(positions, shortens, moves)
+        return Observation(values=values, action_mask=action_mask)
+
+    def _free_moves(self, positions: np.ndarray) -> np.ndarray:
+        """(N, 4) bool: up/down/left/right lands on a free cell of the map."""
+        rows = positions[:, 0:1] + 1 + DELTAS[1:, 0]
+        cols = positions[:, 1:2] + 1 + DELTAS[1:, 1]
+        return ~self._walled[rows, cols]
+
+    def _neighbour_values(self, positions: np.ndarray, shortens: np.ndarray,
+                          moves: np.ndarray) -> np.ndarray:
+        n, r, k = len(positions), self.radius, self.neighbours
+        per = 8
+        out = np.full((n, k, per), ABSENT, dtype=np.float32)
+        if n < 2:
+            return out.reshape(n, -1)
+        offsets = positions[None, :, :] - positions[:, None, :]  # (N, N, 2): j relative to i
+        visible = (np.abs(offsets).max(axis=2) <= r)
+        np.fill_diagonal(visible, False)
+        side = 2 * r + 1
+        # Manhattan distance first, then row-major position in the window: a total order.
+        key = (np.abs(offsets).sum(axis=2) * side * side
+               + (offsets[:, :, 0] + r) * side + (offsets[:, :, 1] + r))
+        key = np.where(visible, key, np.iinfo(np.int64).max)
+        take = min(k, n - 1)
+        order = np.argsort(key, axis=1, kind="stable")[:, :take]  # (N, take)
+        present = np.take_along_axis(visible, order, axis=1)
+        rel = np.take_along_axis(offsets, order[:, :, None], axis=1) / float(r)
+        block = np.concatenate([rel, shortens[order], moves[order, 0, :]], axis=2)
+        out[:, :take] = np.where(present[:, :, None], block, ABSENT)
+        return out.reshape(n, -1)
+
+
+def layout(radius: int, history: int, neighbours: int) -> List[TokenSpec]:
+    """The token layout: one :class:`TokenSpec` per position, in order."""
+    specs: List[TokenSpec] = []
+    side = 2 * radius + 1
+    for d_row in range(-radius, radius + 1):
+        for d_col in range(-radius, radius + 1):
+            attr = (d_row + radius) * side + (d_col + radius)
+            specs.append(TokenSpec(f"ctg[{d_row:+d},{d_col:+d}]", attr, TEAM_SELF, 0, 0))
+    base = side * side
+    attr_shortens = [base + i for i in range(4)]
+    attr_goal_row, attr_goal_col, attr_goal_dist = base + 4, base + 5, base + 6
+    attr_move_row, attr_move_col = base + 7, base + 8
+    attr_rel_row, attr_rel_col = base + 9, base + 10
+    for name, attr in zip(MOVE_NAMES, attr_shortens):
+        specs.append(TokenSpec(f"shortens[{name}]", attr, TEAM_SELF, 0, 0))
+    specs.append(TokenSpec("goal_offset[row]", attr_goal_row, TEAM_SELF, 0, 0))
+    specs.append(TokenSpec("goal_offset[col]", attr_goal_col, TEAM_SELF, 0, 0))
+    specs.append(TokenSpec("goal_distance", attr_goal_dist, TEAM_SELF, 0, 0))
+    for t in range(1, history + 1):
+        specs.append(TokenSpec("move[row]", attr_move_row, TEAM_SELF, 0, t))
+        specs.append(TokenSpec("move[col]", attr_move_col, TEAM_SELF, 0, t))
+    for j in range(1, neighbours + 1):
+        specs.append(TokenSpec("offset[row]", attr_rel_row, TEAM_NEIGHBOUR, j, 0))
+        specs.append(TokenSpec("offset[col]", attr_rel_col, TEAM_NEIGHBOUR, j, 0))
+        for name, attr in zip(MOVE_NAMES, attr_shortens):
+            specs.append(TokenSpec(f"shortens[{name}]", attr, TEAM_NEIGHBOUR, j, 0))
+        specs.append(TokenSpec("move[row]", attr_move_row, TEAM_NEIGHBOUR, j, 1))
+        specs.append(TokenSpec("move[col]", attr_move_col, TEAM_NEIGHBOUR, j, 1))
+    return specs
+
+
+def markdown_table(radius: int = 5, history: int = 3, neighbours: int = 8) -> str:
+    """The layout as a Markdown table, one row per token position (ranges for repeats)."""
+    specs = layout(radius, history, neighbours)
+    lines = ["| positions | token | attr | team | agent | time |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    side = 2 * radius + 1
+    last = side * side - 1
+    lines.append(f"| 0-{last} | ctg[d_row,d_col], d_row and d_col in -{radius}..+{radius}, "
+                 f"row-major | 0-{last} | 0 | 0 | 0 |")
+    for index, spec in enumerate(specs[side * side:], start=side * side):
+        lines.append(f"| {index} | {spec.name} | {spec.attr} | {spec.team} | {spec.agent} "
+                     f"| {spec.time} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(f"Layout {ENCODER_NAME} v{ENCODER_VERSION}, radius 5, history 3, 8 neighbours:\n")
+    print(markdown_table())

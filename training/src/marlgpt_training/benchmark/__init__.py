@@ -1,0 +1,1 @@
+"""The POGEMA lifelong (LMAPF) benchmark: map sets, episodes and the evaluation harness."""

@@ -1,0 +1,21 @@
+"""Policies that ``marlgpt eval`` can run, by name (see :func:`make_policy`)."""
+from typing import Callable, Dict
+
+from marlgpt_training.policies.base import Policy
+from marlgpt_training.policies.baselines import BfsPolicy, GreedyPolicy, RandomPolicy
+
+#: Built-in policies: name -> factory.
+BUILTIN: Dict[str, Callable[[], Policy]] = {
+    "random": RandomPolicy,
+    "bfs": BfsPolicy,
+    "greedy": GreedyPolicy,
+}
+
+
+def make_policy(spec: str) -> Policy:
+    """A policy from a built-in name (see ``BUILTIN``)."""
+    factory = BUILTIN.get(spec)
+    if factory is None:
+        names = ", ".join(sorted(BUILTIN))
+        raise ValueError(f"unknown policy {spec!r}: built-in policies are {names}")
+    return factory()

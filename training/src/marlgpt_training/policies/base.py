@@ -1,0 +1,30 @@
+"""The interface every evaluated policy implements."""
+from typing import Optional
+
+import numpy as np
+
+from marlgpt_planner.encoder import GridState
+from marlgpt_planner.grid import DistanceFields
+
+
+class Policy:
+    """Chooses every agent's POGEMA action from the full grid state, once per step.
+
+    Decentralized policies use only what each agent could observe (its own goal, cells and
+    agents within ``radius``); centralized ones (an expert) may use everything.
+    """
+
+    name = "policy"
+    #: Observation radius the policy needs distance fields padded by.
+    radius = 1
+
+    def reset(self, obstacles: np.ndarray, num_agents: int, seed: int = 0,
+              fields: Optional[DistanceFields] = None) -> None:
+        """Start an episode on a map; ``fields`` is a distance-field cache to share."""
+        self.obstacles = obstacles
+        self.fields = fields if fields is not None else DistanceFields(obstacles, pad=self.radius)
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, state: GridState) -> np.ndarray:
+        """(N,) int actions in POGEMA's order: 0 wait, 1 up, 2 down, 3 left, 4 right."""
+        raise NotImplementedError

@@ -1,0 +1,76 @@
+"""Baseline policies: honest reference points for the benchmark, all decentralized.
+
+* ``random``: every agent picks one of the 5 actions uniformly (seeded per episode).
+* ``bfs``: every agent steps along its BFS distance field toward its goal (the first of up,
+  down, left, right that shortens its path) and waits when another agent stands on that cell.
+* ``greedy``: like ``bfs``, but it ranks every move by the distance it leaves, prefers cells
+  no other agent stands on, breaks ties at random, and after ``patience`` steps in a row
+  without getting closer adds large random costs to get out of head-on deadlocks.
+"""
+import numpy as np
+
+from marlgpt_planner.actions import DELTAS, NUM_ACTIONS, WAIT
+from marlgpt_planner.encoder import GridState
+from marlgpt_planner.grid import UNREACHABLE, neighbour_distances
+from marlgpt_training.policies.base import Policy
+
+
+class RandomPolicy(Policy):
+    name = "random"
+
+    def act(self, state: GridState) -> np.ndarray:
+        return self.rng.integers(0, NUM_ACTIONS, size=len(state.positions))
+
+
+def _occupied_targets(state: GridState, shape) -> np.ndarray:
+    """(N, 5) bool: the cell action a leads to is occupied by another agent now."""
+    height, width = shape
+    occupied = np.zeros((height + 2, width + 2), dtype=bool)
+    pos = np.asarray(state.positions)
+    occupied[pos[:, 0] + 1, pos[:, 1] + 1] = True
+    rows = pos[:, 0:1] + 1 + DELTAS[:, 0]
+    cols = pos[:, 1:2] + 1 + DELTAS[:, 1]
+    out = occupied[rows, cols]
+    out[:, WAIT] = False
+    return out
+
+
+class BfsPolicy(Policy):
+    name = "bfs"
+
+    def act(self, state: GridState) -> np.ndarray:
+        dist = neighbour_distances(self.fields, state.positions, state.goals)
+        blocked = _occupied_targets(state, self.obstacles.shape)
+        shortens = dist[:, 1:] < dist[:, :1]
+        has_move = shortens.any(axis=1)
+        first = np.argmax(shortens, axis=1) + 1
+        actions = np.where(has_move, first, WAIT)
+        waits = blocked[np.arange(len(actions)), actions]
+        actions[waits] = WAIT
+        return actions
+
+
+class GreedyPolicy(Policy):
+    name = "greedy"
+    patience = 3
+
+    def reset(self, obstacles, num_agents, seed=0, fields=None) -> None:
+        super().reset(obstacles, num_agents, seed, fields)
+        self.waited = np.zeros(num_agents, dtype=np.int64)
+
+    def act(self, state: GridState) -> np.ndarray:
+        n = len(state.positions)
+        dist = neighbour_distances(self.fields, state.positions, state.goals).astype(np.float64)
+        cost = dist - dist[:, :1]  # -1 closer, 0 sideways/wait, +1 away
+        cost[:, WAIT] = 0.5  # waiting loses a step: worse than a sideways move to a free cell
+        cost[dist >= UNREACHABLE] = np.inf
+        cost += 2.0 * _occupied_targets(state, self.obstacles.shape)
+        cost += self.rng.uniform(0.0, 0.1, size=cost.shape)  # random tie-breaks
+        stuck = self.waited >= self.patience
+        if stuck.any():
+            escape = self.rng.uniform(0.0, 3.0, size=(int(stuck.sum()), NUM_ACTIONS))
+            cost[stuck] += escape
+        actions = np.argmin(cost, axis=1)
+        progressed = dist[np.arange(n), actions] < dist[:, 0]
+        self.waited = np.where(progressed, 0, self.waited + 1)
+        return actions
