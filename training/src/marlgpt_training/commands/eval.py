@@ -24,10 +24,11 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         epilog="example: marlgpt eval --policy bfs --map-set "
         "../shared/benchmarks/pogema-lmapf/02-mazes --agents 8,32 --max-instances 8 "
         "--json out.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--policy", required=True,
-                        help="a built-in policy: random, bfs, greedy")
+                        help="a built-in policy: random (uniform actions), bfs (follow the "
+                        "shortest path, wait when blocked), greedy (shortest path with "
+                        "sidesteps and random deadlock escapes); see docs/benchmark.md")
     parser.add_argument("--map-set", required=True, type=Path, metavar="DIR",
                         help="map set directory (maps.yaml + *-lmapf.yaml), e.g. "
                         + DEFAULT_MAP_SET)

@@ -52,7 +52,14 @@ class BfsPolicy(Policy):
 
 class GreedyPolicy(Policy):
     name = "greedy"
-    patience = 3
+    #: Steps without getting closer before random escape costs are added.
+    patience = 2
+    #: Cost of waiting, in units of path length (a sideways move costs 0, a step back 1).
+    wait_cost = 0.9
+    #: Extra cost of a move into a cell another agent stands on now.
+    occ = 2.0
+    #: Upper bound of the uniform random cost added to every move of a stuck agent.
+    escape = 3.0
 
     def reset(self, obstacles, num_agents, seed=0, fields=None) -> None:
         super().reset(obstacles, num_agents, seed, fields)
@@ -62,13 +69,13 @@ class GreedyPolicy(Policy):
         n = len(state.positions)
         dist = neighbour_distances(self.fields, state.positions, state.goals).astype(np.float64)
         cost = dist - dist[:, :1]  # -1 closer, 0 sideways/wait, +1 away
-        cost[:, WAIT] = 0.5  # waiting loses a step: worse than a sideways move to a free cell
+        cost[:, WAIT] = self.wait_cost
         cost[dist >= UNREACHABLE] = np.inf
-        cost += 2.0 * _occupied_targets(state, self.obstacles.shape)
+        cost += self.occ * _occupied_targets(state, self.obstacles.shape)
         cost += self.rng.uniform(0.0, 0.1, size=cost.shape)  # random tie-breaks
         stuck = self.waited >= self.patience
         if stuck.any():
-            escape = self.rng.uniform(0.0, 3.0, size=(int(stuck.sum()), NUM_ACTIONS))
+            escape = self.rng.uniform(0.0, self.escape, size=(int(stuck.sum()), NUM_ACTIONS))
             cost[stuck] += escape
         actions = np.argmin(cost, axis=1)
         progressed = dist[np.arange(n), actions] < dist[:, 0]
