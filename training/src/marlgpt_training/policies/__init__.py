@@ -4,12 +4,14 @@ from typing import Callable, Dict
 
 from marlgpt_training.policies.base import Policy
 from marlgpt_training.policies.baselines import BfsPolicy, GreedyPolicy, RandomPolicy
+from marlgpt_training.policies.expert import ExpertPolicy
 
 #: Built-in policies: name -> factory.
 BUILTIN: Dict[str, Callable[[], Policy]] = {
     "random": RandomPolicy,
     "bfs": BfsPolicy,
     "greedy": GreedyPolicy,
+    "expert": ExpertPolicy,
 }
 
 

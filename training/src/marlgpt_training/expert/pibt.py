@@ -1,0 +1,61 @@
+"""Python face of the C++ PIBT expert: (row, col) arrays in, POGEMA actions out."""
+from typing import Tuple
+
+import numpy as np
+
+from marlgpt_planner.actions import DELTAS, WAIT
+from marlgpt_training.expert import native
+
+_ERRORS = {1: "an agent position is off the map or on an obstacle",
+           2: "a goal is off the map or on an obstacle",
+           3: "two agents occupy the same cell"}
+
+
+class PibtExpert:
+    """Lifelong PIBT on one map. Call :meth:`step` once per time step, in order.
+
+    Priorities persist between calls: an agent's priority grows every step until its goal
+    changes, so the expert must see one episode's steps in sequence.
+    """
+
+    def __init__(self, obstacles: np.ndarray, seed: int = 0, candidates: int = 1,
+                 horizon: int = 1, noise: float = 4.0, max_fields: int = 4096) -> None:
+        self._lib = native.load()
+        obstacles = np.ascontiguousarray(obstacles, dtype=np.uint8)
+        self.shape: Tuple[int, int] = obstacles.shape  # type: ignore[assignment]
+        self._handle = self._lib.mg_expert_new(obstacles.shape[0], obstacles.shape[1],
+                                               obstacles.ctypes.data, seed, max_fields)
+        self._lib.mg_expert_set_search(self._handle, candidates, horizon, noise)
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._lib.mg_expert_free(handle)
+            self._handle = None
+
+    def next_cells(self, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """(N, 2) next cells: no shared cells, no swaps."""
+        width = self.shape[1]
+        pos = np.ascontiguousarray(positions[:, 0] * width + positions[:, 1], dtype=np.int32)
+        goal = np.ascontiguousarray(goals[:, 0] * width + goals[:, 1], dtype=np.int32)
+        out = np.empty(len(pos), dtype=np.int32)
+        code = self._lib.mg_expert_step(self._handle, len(pos), pos.ctypes.data, goal.ctypes.data,
+                                        out.ctypes.data)
+        if code:
+            raise ValueError(f"expert refused the state: {_ERRORS.get(code, code)}")
+        return np.stack([out // width, out % width], axis=1).astype(np.int64)
+
+    def step(self, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """(N,) POGEMA actions that take each agent to its next cell."""
+        delta = self.next_cells(positions, goals) - positions
+        actions = np.full(len(delta), WAIT, dtype=np.int64)
+        for action in range(1, len(DELTAS)):
+            actions[(delta == DELTAS[action]).all(axis=1)] = action
+        return actions
+
+    def distances(self, goal: Tuple[int, int]) -> np.ndarray:
+        """The expert's BFS distance field of ``goal`` (for tests and the encoder's cache)."""
+        out = np.empty(self.shape[0] * self.shape[1], dtype=np.int32)
+        self._lib.mg_expert_distances(self._handle, goal[0] * self.shape[1] + goal[1],
+                                      out.ctypes.data)
+        return out.reshape(self.shape)
