@@ -6,7 +6,7 @@ Distances are 4-connected path lengths around obstacles; cells that cannot reach
 field of its current goal at every step and goals change only when reached.
 """
 from collections import OrderedDict
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -93,10 +93,14 @@ class DistanceFields:
 
     ``padded(goal)`` returns the field padded by ``pad`` cells of ``UNREACHABLE`` on every
     side, so that a (2*pad+1)-square window around any cell of the map is a plain slice.
+    ``compute`` replaces the numpy BFS with another exact one (the data generator passes the
+    expert's compiled BFS); it must return the same (H, W) int32 field.
     """
 
-    def __init__(self, obstacles: np.ndarray, pad: int = 0, max_fields: int = 1024) -> None:
+    def __init__(self, obstacles: np.ndarray, pad: int = 0, max_fields: int = 1024,
+                 compute: Optional[Callable[[Cell], np.ndarray]] = None) -> None:
         self.obstacles = np.asarray(obstacles, dtype=bool)
+        self._compute = compute
         self.pad = int(pad)
         self.max_fields = int(max_fields)
         self._table = neighbour_table(self.obstacles)
@@ -114,7 +118,10 @@ class DistanceFields:
         if field is not None:
             self._cache.move_to_end(key)
             return field
-        field = bfs_distances(self.obstacles, key, self._table)
+        if self._compute is not None:
+            field = np.asarray(self._compute(key), dtype=np.int32)
+        else:
+            field = bfs_distances(self.obstacles, key, self._table)
         if self.pad:
             field = np.pad(field, self.pad, constant_values=UNREACHABLE)
         field.setflags(write=False)

@@ -103,7 +103,7 @@ struct Expert {
       const int32_t k = occupied_now[v];
       if (k != kNone && k != i && next[k] == kNone) {
         if (!pibt(k, i, pos, goal)) {
-          occupied_next[v] = kNone;
+          // k could not leave: it now holds v itself (occupied_next[v] == k).
           next[i] = kNone;
           continue;
         }

@@ -6,6 +6,10 @@ import numpy as np
 from marlgpt_planner.actions import DELTAS, WAIT
 from marlgpt_training.expert import native
 
+#: The expert's search by default: candidate first steps per step, rollout length, priority
+#: jitter (chosen on the first 8 instances of both benchmark sets; docs/expert.md).
+CANDIDATES, HORIZON, NOISE = 16, 6, 8.0
+
 _ERRORS = {1: "an agent position is off the map or on an obstacle",
            2: "a goal is off the map or on an obstacle",
            3: "two agents occupy the same cell"}
@@ -14,12 +18,18 @@ _ERRORS = {1: "an agent position is off the map or on an obstacle",
 class PibtExpert:
     """Lifelong PIBT on one map. Call :meth:`step` once per time step, in order.
 
+    With ``candidates`` > 1 and ``horizon`` > 1 every step is a small search: the plain PIBT
+    step and ``candidates - 1`` PIBT steps with priorities jittered by up to ``noise`` are each
+    rolled out ``horizon`` steps with PIBT, and the first step whose rollout brings the agents
+    closest to their goals (sum over agents of the best distance reached) is taken.
+    ``candidates=1, horizon=1`` is plain PIBT.
+
     Priorities persist between calls: an agent's priority grows every step until its goal
     changes, so the expert must see one episode's steps in sequence.
     """
 
-    def __init__(self, obstacles: np.ndarray, seed: int = 0, candidates: int = 1,
-                 horizon: int = 1, noise: float = 4.0, max_fields: int = 4096) -> None:
+    def __init__(self, obstacles: np.ndarray, seed: int = 0, candidates: int = CANDIDATES,
+                 horizon: int = HORIZON, noise: float = NOISE, max_fields: int = 4096) -> None:
         self._lib = native.load()
         obstacles = np.ascontiguousarray(obstacles, dtype=np.uint8)
         self.shape: Tuple[int, int] = obstacles.shape  # type: ignore[assignment]

@@ -4,7 +4,7 @@ from typing import Callable, Dict
 
 from marlgpt_training.policies.base import Policy
 from marlgpt_training.policies.baselines import BfsPolicy, GreedyPolicy, RandomPolicy
-from marlgpt_training.policies.expert import ExpertPolicy
+from marlgpt_training.policies.expert import ExpertPolicy, PibtPolicy
 
 #: Built-in policies: name -> factory.
 BUILTIN: Dict[str, Callable[[], Policy]] = {
@@ -12,6 +12,7 @@ BUILTIN: Dict[str, Callable[[], Policy]] = {
     "bfs": BfsPolicy,
     "greedy": GreedyPolicy,
     "expert": ExpertPolicy,
+    "pibt": PibtPolicy,
 }
 
 

@@ -1,0 +1,70 @@
+"""The C++ PIBT expert: legal, collision-free moves that the soft rule executes unchanged."""
+import numpy as np
+import pytest
+
+from marlgpt_planner.actions import DELTAS
+from marlgpt_planner.grid import bfs_distances
+from marlgpt_planner.soft_rule import resolve
+from marlgpt_training.data.maps import make_map
+from marlgpt_training.expert import PibtExpert
+
+
+@pytest.mark.parametrize("candidates, horizon", [(1, 1), (8, 6)])
+@pytest.mark.parametrize("seed", range(4))
+def test_moves_are_legal_and_never_collide(seed: int, candidates: int, horizon: int) -> None:
+    rng = np.random.default_rng(seed)
+    obstacles = make_map("mazes" if seed % 2 else "random", 15, 15, rng, density=0.25)
+    free = np.argwhere(~obstacles)
+    n = 40
+    picks = rng.permutation(len(free))
+    positions, goals = free[picks[:n]], free[picks[n:2 * n]]
+    expert = PibtExpert(obstacles, seed=seed, candidates=candidates, horizon=horizon)
+    before = bfs_distances(obstacles, tuple(goals[0]))[tuple(positions[0])]
+    for _ in range(30):
+        actions = expert.step(positions, goals)
+        intended = positions + DELTAS[actions]
+        assert not obstacles[intended[:, 0], intended[:, 1]].any()
+        assert len({tuple(c) for c in intended.tolist()}) == n  # no shared cells
+        nxt, _ = resolve(positions, intended, obstacles)
+        np.testing.assert_array_equal(nxt, intended)  # no swaps, nothing cancelled
+        positions = nxt
+    # The first agent starts with the lowest priority of none in particular; at least the
+    # fleet as a whole makes progress toward its goals.
+    after = bfs_distances(obstacles, tuple(goals[0]))[tuple(positions[0])]
+    assert before >= 0 and after >= 0
+    total = sum(bfs_distances(obstacles, tuple(g))[tuple(p)] for p, g in zip(positions, goals))
+    assert total < sum(bfs_distances(obstacles, tuple(g))[tuple(p)]
+                       for p, g in zip(free[picks[:n]], goals))
+
+
+def test_single_agent_follows_a_shortest_path() -> None:
+    obstacles = np.zeros((5, 5), dtype=bool)
+    obstacles[1:4, 2] = True
+    expert = PibtExpert(obstacles, seed=0)
+    position, goal = np.array([[2, 0]]), np.array([[2, 4]])
+    dist = bfs_distances(obstacles, (2, 4))
+    for step in range(dist[2, 0]):
+        position = position + DELTAS[expert.step(position, goal)]
+        assert dist[tuple(position[0])] == dist[2, 0] - step - 1
+    assert position.tolist() == goal.tolist()
+
+
+def test_distances_match_numpy_bfs() -> None:
+    obstacles = make_map("random", 19, 23, np.random.default_rng(3), density=0.3)
+    expert = PibtExpert(obstacles)
+    goal = tuple(int(v) for v in np.argwhere(~obstacles)[7])
+    np.testing.assert_array_equal(expert.distances(goal), bfs_distances(obstacles, goal))
+
+
+def test_bad_states_are_refused() -> None:
+    obstacles = np.zeros((3, 3), dtype=bool)
+    obstacles[1, 1] = True
+    expert = PibtExpert(obstacles)
+    with pytest.raises(ValueError, match="same cell"):
+        expert.step(np.array([[0, 0], [0, 0]]), np.array([[2, 2], [2, 1]]))
+    with pytest.raises(ValueError, match="obstacle"):
+        expert.step(np.array([[1, 1]]), np.array([[2, 2]]))
+    with pytest.raises(ValueError, match="goal"):
+        expert.step(np.array([[0, 0]]), np.array([[1, 1]]))
+    # After refusals the expert still works.
+    assert expert.step(np.array([[0, 0]]), np.array([[0, 2]])).tolist() == [4]

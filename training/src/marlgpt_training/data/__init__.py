@@ -1,0 +1,1 @@
+"""Expert data: training maps, environment rollouts and the sharded dataset format."""
