@@ -93,4 +93,8 @@ fi
 site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 printf '%s\n' "$ROOT/ros2_ws/src/marlgpt_planner" > "$site/marlgpt_planner_src.pth"
 
+# The expert's C++ library (compiled once per source version; a no-op when up to date).
+"$VENV/bin/python" -c 'from marlgpt_training.expert import native; native.build()' \
+  || die "building the expert's C++ library failed"
+
 say "ready: run commands in the environment with scripts/run <cmd> (or make shell)"

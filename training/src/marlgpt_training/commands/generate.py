@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import List
 
 from marlgpt_training.data.generate import generate
-from marlgpt_training.data.lifelong import ENV_NAME, GeneratorConfig
+from marlgpt_training.data.lifelong import ENV_NAME, GeneratorConfig, LifelongMapfGenerator
 from marlgpt_training.data.maps import MAP_KINDS
 from marlgpt_training.data.records import DatasetError
 
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         expert_horizon=args.expert_horizon)
     workers = args.workers or multiprocessing.cpu_count()
     try:
-        stats = generate(args.out, args.episodes, config, workers=workers,
+        stats = generate(args.out, args.episodes, LifelongMapfGenerator(config), workers=workers,
                          episodes_per_shard=args.episodes_per_shard, tokens=not args.no_tokens,
                          overwrite=args.overwrite, progress=not args.no_progress)
     except DatasetError as exc:

@@ -1,20 +1,24 @@
-"""Parallel, resumable expert-data generation into a sharded dataset directory."""
+"""Parallel, resumable expert-data generation into a sharded dataset directory.
+
+:func:`generate` drives any environment that implements :class:`EnvironmentGenerator`:
+a name and id, its number of actions, its token layout (the paper's four indices per token),
+its settings, and one recorded expert episode per index.
+"""
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Protocol
 
 from tqdm import tqdm
 
-from marlgpt_planner.encoder import layout
-from marlgpt_training.data import lifelong
 from marlgpt_training.data.records import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
     DatasetError,
+    EpisodeRecord,
     read_manifest,
     sha256_file,
     write_manifest,
@@ -22,23 +26,34 @@ from marlgpt_training.data.records import (
 )
 
 
+class EnvironmentGenerator(Protocol):
+    """What :func:`generate` needs of an environment."""
+
+    name: str
+    env_id: int
+    num_actions: int
+
+    def settings(self) -> dict:
+        """Everything that determines the episodes (JSON-able); a resumed run must match it."""
+
+    def token_layout(self) -> dict:
+        """Encoder name and version, ``num_tokens`` and ``indices`` (attr/team/agent/time)."""
+
+    def episode(self, index: int, tokens: bool = True) -> EpisodeRecord:
+        """The expert's episode number ``index``, a pure function of the settings and index.
+
+        ``info`` must hold ``goals_reached`` (or the environment's score), ``throughput`` and
+        ``map_kind``."""
+
+
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}.npz"
 
 
-def _token_layout(config: lifelong.GeneratorConfig) -> dict:
-    specs = layout(config.radius, config.history, config.neighbours)
-    return {"encoder": "pogema-ctg", "encoder_version": 1, "radius": config.radius,
-            "history": config.history, "neighbours": config.neighbours,
-            "num_tokens": len(specs),
-            "indices": {key: [getattr(s, key) for s in specs]
-                        for key in ("attr", "team", "agent", "time")}}
-
-
 def _make_shard(directory: Path, shard: int, episodes: List[int],
-                config: lifelong.GeneratorConfig, tokens: bool, meta: dict) -> dict:
+                env: EnvironmentGenerator, tokens: bool, meta: dict) -> dict:
     started = time.perf_counter()
-    records = [lifelong.rollout(config.spec(e), config, tokens) for e in episodes]
+    records = [env.episode(e, tokens) for e in episodes]
     entry = write_shard(directory / shard_name(shard), records, meta)
     entry.update(
         first_episode=episodes[0], worker=os.getpid(), seconds=time.perf_counter() - started,
@@ -49,22 +64,22 @@ def _make_shard(directory: Path, shard: int, episodes: List[int],
     return entry
 
 
-def generate(directory: Path, episodes: int, config: lifelong.GeneratorConfig,
+def generate(directory: Path, episodes: int, env: EnvironmentGenerator,
              workers: int = 1, episodes_per_shard: int = 8, tokens: bool = True,
              overwrite: bool = False, progress: bool = True) -> dict:
-    """Generate ``episodes`` episodes into ``directory``; return the run's statistics.
+    """Generate ``episodes`` episodes of ``env`` into ``directory``; return run statistics.
 
     Shards already present and intact (same settings, same SHA-256 as in the manifest) are
     kept, so an interrupted run resumes where it stopped.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    settings = {"generator": config.to_json(), "tokens": tokens,
+    layout = env.token_layout()
+    settings = {"env": env.name, "generator": env.settings(), "tokens": tokens,
                 "episodes_per_shard": episodes_per_shard}
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                "environments": {lifelong.ENV_NAME: {"env_id": lifelong.ENV_ID,
-                                                     "num_actions": 5,
-                                                     "token_layout": _token_layout(config)}},
+                "environments": {env.name: {"env_id": env.env_id, "num_actions": env.num_actions,
+                                            "token_layout": layout}},
                 "settings": settings, "shards": []}
     done: Dict[str, dict] = {}
     if (directory / MANIFEST).exists() and not overwrite:
@@ -76,8 +91,8 @@ def generate(directory: Path, episodes: int, config: lifelong.GeneratorConfig,
             path = directory / entry["file"]
             if path.is_file() and sha256_file(path) == entry["sha256"]:
                 done[entry["file"]] = entry
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "env": lifelong.ENV_NAME,
-            "env_id": lifelong.ENV_ID, "token_layout": _token_layout(config)}
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "env": env.name,
+            "env_id": env.env_id, "token_layout": layout}
     plan = [(s, list(range(first, min(first + episodes_per_shard, episodes))))
             for s, first in enumerate(range(0, episodes, episodes_per_shard))]
     kept = {shard_name(s) for s, eps in plan if shard_name(s) in done
@@ -94,13 +109,13 @@ def generate(directory: Path, episodes: int, config: lifelong.GeneratorConfig,
                desc="generate", disable=not progress, dynamic_ncols=True)
     try:
         if workers <= 1:
-            results = (_make_shard(directory, s, eps, config, tokens, meta) for s, eps in todo)
+            results = (_make_shard(directory, s, eps, env, tokens, meta) for s, eps in todo)
             for entry in results:
                 _record(directory, manifest, entry, new_entries, bar)
         else:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = [pool.submit(_make_shard, directory, s, eps, config, tokens, meta)
+                futures = [pool.submit(_make_shard, directory, s, eps, env, tokens, meta)
                            for s, eps in todo]
                 for future in as_completed(futures):
                     _record(directory, manifest, future.result(), new_entries, bar)

@@ -71,6 +71,28 @@ class GeneratorConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
+class LifelongMapfGenerator:
+    """The ``pogema-lmapf`` environment for :func:`marlgpt_training.data.generate.generate`."""
+
+    name = ENV_NAME
+    env_id = ENV_ID
+    num_actions = len(DELTAS)
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        self.config = config
+
+    def settings(self) -> dict:
+        return self.config.to_json()
+
+    def token_layout(self) -> dict:
+        encoder = Encoder(np.zeros((1, 1), dtype=bool), self.config.radius, self.config.history,
+                          self.config.neighbours)
+        return dict(encoder.metadata, indices={k: v.tolist() for k, v in encoder.indices.items()})
+
+    def episode(self, index: int, tokens: bool = True) -> EpisodeRecord:
+        return rollout(self.config.spec(index), self.config, tokens)
+
+
 def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> EpisodeRecord:
     """Run the expert through one episode and record every agent's every step."""
     started = time.perf_counter()
