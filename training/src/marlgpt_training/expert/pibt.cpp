@@ -135,22 +135,37 @@ struct Expert {
   }
 
   // Progress of a candidate first step: PIBT rolled out `horizon` steps from `first`, scored
-  // by how much closer every agent gets to its goal at best within the window.
+  // by how much closer every agent gets to its goal at best within the window, plus a bonus
+  // for each arrival (the earlier, the larger). An agent that has arrived drops to the lowest
+  // priority for the rest of the rollout: in the real episode it would get a new goal and
+  // leave, so it should not block the others there.
   double rollout(int32_t n, const int32_t* pos, const int32_t* goal, const int32_t* first) {
     roll_pos.assign(first, first + n);
     roll_prio.assign(priority.begin(), priority.end());
     best_dist.resize(n);
-    for (int32_t i = 0; i < n; ++i) best_dist[i] = field(goal[i])[first[i]];
+    double bonus = 0.0;
+    for (int32_t i = 0; i < n; ++i) {
+      best_dist[i] = field(goal[i])[first[i]];
+      if (best_dist[i] == 0) {
+        bonus += horizon;
+        roll_prio[i] = -1.0;
+      }
+    }
     roll_next.resize(n);
     for (int32_t t = 1; t < horizon; ++t) {
       for (int32_t i = 0; i < n; ++i) roll_prio[i] += 1.0;
       pass(n, roll_pos.data(), goal, roll_prio.data(), roll_next.data());
       roll_pos.swap(roll_next);
       for (int32_t i = 0; i < n; ++i) {
-        best_dist[i] = std::min(best_dist[i], field(goal[i])[roll_pos[i]]);
+        const int32_t d = field(goal[i])[roll_pos[i]];
+        if (d == 0 && best_dist[i] > 0) {
+          bonus += horizon - t;
+          roll_prio[i] = -1.0 - t;
+        }
+        best_dist[i] = std::min(best_dist[i], d);
       }
     }
-    double score = 0.0;
+    double score = bonus;
     for (int32_t i = 0; i < n; ++i) score += field(goal[i])[pos[i]] - best_dist[i];
     return score;
   }
