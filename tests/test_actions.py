@@ -1,4 +1,5 @@
 """POGEMA's action contract: indices, deltas and their inverse."""
+import numpy as np
 import pytest
 
 from marlgpt_planner import actions
@@ -24,3 +25,11 @@ def test_bad_input_is_refused() -> None:
         actions.apply((0, 0), 5)
     with pytest.raises(ValueError, match="not 4-neighbours"):
         actions.between((0, 0), (1, 1))
+
+
+def test_moves_from_cell_changes() -> None:
+    before = np.array([[2, 2], [2, 2], [2, 2], [2, 2], [2, 2]])
+    after = np.array([[2, 2], [1, 2], [3, 2], [2, 1], [2, 3]])
+    assert actions.moves(before, after).tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match=r"agents \[1\] moved more than one cell"):
+        actions.moves(np.array([[0, 0], [0, 0]]), np.array([[0, 1], [2, 0]]))

@@ -2,10 +2,9 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from marlgpt_training.benchmark.episode import EpisodeResult, make_env, moves_made, run_episode
+from marlgpt_training.benchmark.episode import EpisodeResult, make_env, run_episode
 from marlgpt_training.benchmark.evaluate import EvalReport, evaluate
 from marlgpt_training.benchmark.mapset import Instance, MapSet
 from marlgpt_training.cli import main
@@ -51,12 +50,6 @@ def test_pogema_metric_equals_counted_goals_over_steps(policy: str) -> None:
     result = run_episode(instance, make_policy(policy))
     assert result.steps == 40
     assert result.avg_throughput == pytest.approx(result.goals / result.steps)
-
-
-def test_moves_made() -> None:
-    before = np.array([[2, 2], [2, 2], [2, 2], [2, 2], [2, 2]])
-    after = np.array([[2, 2], [1, 2], [3, 2], [2, 1], [2, 3]])
-    assert moves_made(before, after).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_baselines_are_ordered_on_a_small_set(tmp_path: Path) -> None:

@@ -31,3 +31,20 @@ def between(src: Tuple[int, int], dst: Tuple[int, int]) -> int:
         if (d_row, d_col) == delta:
             return action
     raise ValueError(f"cells {src!r} and {dst!r} are not 4-neighbours")
+
+
+def moves(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(N,) the action each agent's change of cell amounts to (wait where it did not move).
+
+    ``before`` and ``after`` are (N, 2) cells; every change must be one 4-neighbour step.
+    """
+    delta = np.asarray(after) - np.asarray(before)
+    out = np.full(len(delta), WAIT, dtype=np.int64)
+    matched = (delta == 0).all(axis=1)
+    for action in range(1, NUM_ACTIONS):
+        hit = (delta == DELTAS[action]).all(axis=1)
+        out[hit] = action
+        matched |= hit
+    if not matched.all():
+        raise ValueError(f"agents {np.flatnonzero(~matched).tolist()} moved more than one cell")
+    return out

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from pogema import GridConfig, pogema_v0
 
-from marlgpt_planner.actions import DELTAS, WAIT
+from marlgpt_planner.actions import moves
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_training.benchmark.mapset import Instance
@@ -37,15 +37,6 @@ def make_env(instance: Instance):
     return pogema_v0(config)
 
 
-def moves_made(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """The action each agent's position change amounts to (wait where it did not move)."""
-    delta = after - before
-    out = np.full(len(delta), WAIT, dtype=np.int64)
-    for action in range(1, len(DELTAS)):
-        out[(delta == DELTAS[action]).all(axis=1)] = action
-    return out
-
-
 def run_episode(instance: Instance, policy: Policy) -> EpisodeResult:
     """Run ``policy`` for the whole episode; throughput = goals reached / episode length."""
     start = time.perf_counter()
@@ -68,7 +59,7 @@ def run_episode(instance: Instance, policy: Policy) -> EpisodeResult:
         goals_reached += int(round(sum(rewards)))
         new_positions = np.array(grid.get_agents_xy(ignore_borders=True), dtype=np.int64)
         history = np.roll(history, 1, axis=1)
-        history[:, 0] = moves_made(positions, new_positions)
+        history[:, 0] = moves(positions, new_positions)
         positions = new_positions
         if all(terminated) or all(truncated):
             break

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from marlgpt_planner.actions import DELTAS
+from marlgpt_planner.actions import DELTAS, moves
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.soft_rule import resolve
@@ -131,7 +131,7 @@ def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> 
         after = _distances(fields, next_positions, goals)
         rec_reward[step] = after < before
         history = np.roll(history, 1, axis=1)
-        history[:, 0] = actions
+        history[:, 0] = moves(positions, next_positions)
         positions = next_positions
         at_goal = (positions == goals).all(axis=1)
         reached += int(at_goal.sum())
