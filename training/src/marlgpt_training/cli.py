@@ -10,9 +10,9 @@ from typing import List, Optional
 
 from marlgpt_training import __version__
 from marlgpt_training.commands import eval as eval_command
-from marlgpt_training.commands import generate, info
+from marlgpt_training.commands import generate, info, train
 
-COMMANDS = (eval_command, generate, info)
+COMMANDS = (eval_command, generate, info, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
 from tqdm import tqdm
@@ -61,7 +62,8 @@ class EvalReport:
     def table(self) -> str:
         """A text table: this policy beside each reference algorithm, per agent count."""
         algorithms = sorted(self.references)
-        head = ["agents", "instances", self.policy] + algorithms
+        label = Path(self.policy).name if "/" in self.policy else self.policy
+        head = ["agents", "instances", label] + algorithms
         rows = []
         for n in self.agent_counts:
             row = [str(n), str(len(self.throughputs(n))), f"{mean_over(self.throughputs(n)):.3f}"]
@@ -82,15 +84,15 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def _run(task) -> EpisodeResult:
-    instance, policy_spec = task
-    return run_episode(instance, make_policy(policy_spec))
+    instance, policy_spec, sample = task
+    return run_episode(instance, make_policy(policy_spec, sample))
 
 
 def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int = 1,
-                  progress: bool = True) -> Iterator[EpisodeResult]:
+                  progress: bool = True, sample: bool = False) -> Iterator[EpisodeResult]:
     """Episode results for ``instances`` as they finish (order not kept with workers > 1)."""
-    make_policy(policy_spec)  # fail fast on a bad name, before any worker starts
-    tasks = [(instance, policy_spec) for instance in instances]
+    make_policy(policy_spec, sample)  # fail fast on a bad name, before any worker starts
+    tasks = [(instance, policy_spec, sample) for instance in instances]
     bar = tqdm(total=len(tasks), desc=f"eval {policy_spec}", unit="episode", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -110,12 +112,12 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
 
 def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[int]] = None,
              max_instances: Optional[int] = None, workers: int = 1,
-             progress: bool = True) -> EvalReport:
+             progress: bool = True, sample: bool = False) -> EvalReport:
     """Run ``policy_spec`` on ``map_set`` and collect the report with its references."""
     counts = list(agent_counts or map_set.agent_counts)
     instances = [inst for n in counts for inst in map_set.instances(n, max_instances)]
     # Longest episodes (most agents) first keeps the workers busy to the end.
     instances.sort(key=lambda inst: -inst.num_agents)
-    episodes = list(run_instances(instances, policy_spec, workers, progress))
+    episodes = list(run_instances(instances, policy_spec, workers, progress, sample))
     episodes.sort(key=lambda e: (e.num_agents, e.map_name, e.seed))
     return EvalReport(map_set.name, policy_spec, episodes, map_set.reference_results())

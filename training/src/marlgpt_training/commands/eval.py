@@ -28,7 +28,13 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--policy", required=True,
                         help="a built-in policy: random (uniform actions), bfs (follow the "
                         "shortest path, wait when blocked), greedy (shortest path with "
-                        "sidesteps and random deadlock escapes); see docs/benchmark.md")
+                        "sidesteps and random deadlock escapes), pibt and expert (centralized "
+                        "PIBT, without and with search); or a trained checkpoint (a run "
+                        "directory, a checkpoints/step-N directory or its model.safetensors); "
+                        "see docs/benchmark.md")
+    parser.add_argument("--sample", action="store_true",
+                        help="trained models: sample actions from the policy (seeded per "
+                        "episode) instead of taking the most likely one")
     parser.add_argument("--map-set", required=True, type=Path, metavar="DIR",
                         help="map set directory (maps.yaml + *-lmapf.yaml), e.g. "
                         + DEFAULT_MAP_SET)
@@ -68,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = evaluate(map_set, args.policy, agent_counts=args.agents,
                           max_instances=args.max_instances, workers=workers,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, sample=args.sample)
     except ValueError as exc:
         print(f"marlgpt eval: {exc}", file=sys.stderr)
         return 2

@@ -16,16 +16,23 @@ BUILTIN: Dict[str, Callable[[], Policy]] = {
 }
 
 
-#: File suffixes of trained models (checkpoints and exported ONNX files).
-MODEL_SUFFIXES = (".onnx", ".safetensors", ".pt")
+def make_policy(spec: str, sample: bool = False) -> Policy:
+    """A policy from a built-in name (see ``BUILTIN``) or a checkpoint path.
 
-
-def make_policy(spec: str) -> Policy:
-    """A policy from a built-in name (see ``BUILTIN``)."""
+    A checkpoint is a run directory, a ``checkpoints/step-N`` directory or its
+    ``model.safetensors``; ``sample`` draws actions from the policy instead of taking the most
+    likely one. ONNX files are not supported yet.
+    """
     factory = BUILTIN.get(spec)
-    if factory is None and (spec.endswith(MODEL_SUFFIXES) or Path(spec).exists()):
-        raise ValueError(f"{spec}: evaluating trained models (checkpoints, ONNX files) is not "
-                         f"available yet; built-in policies are {', '.join(sorted(BUILTIN))}")
+    if factory is None and spec.endswith(".onnx"):
+        raise ValueError(f"{spec}: ONNX models are not supported yet; pass a checkpoint")
+    if factory is None and Path(spec).exists():
+        from marlgpt_training.policies.model import ModelPolicy
+
+        try:
+            return ModelPolicy(spec, sample=sample)
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from exc
     if factory is None:
         names = ", ".join(sorted(BUILTIN))
         raise ValueError(f"unknown policy {spec!r}: built-in policies are {names}")

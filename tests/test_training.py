@@ -1,0 +1,143 @@
+"""The model, its losses and the training loop (CPU)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from marlgpt_training.cli import main
+from marlgpt_training.data.loader import BatchStream, next_rows
+from marlgpt_training.model.gpt import MarlGpt, ModelConfig, hl_gauss_targets, masked_logits
+from marlgpt_training.model.losses import LossConfig, compute_losses
+from tests.conftest import REPO
+
+SMALL_DATA = ["--sizes", "9", "--agents", "4,6", "--steps", "12", "--episodes-per-shard", "2",
+              "--no-progress", "--workers", "1"]
+MODEL = {"width": 32, "heads": 2, "trunk_layers": 1, "branch_layers": 1}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("train") / "data"
+    assert main(["generate", "--out", str(out), "--episodes", "4", *SMALL_DATA]) == 0
+    return out
+
+
+def write_config(path: Path, data: Path, mode: str = "full", max_steps: int = 6) -> Path:
+    config = {"model": MODEL, "loss": {"mode": mode},
+              "optim": {"batch_size": 16, "lr": 3e-3, "warmup_steps": 2, "max_steps": max_steps,
+                        "seed": 1},
+              "data": {"dirs": [str(data)], "workers": 0},
+              "run": {"log_every": 1, "checkpoint_every": 3}}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def a_batch(data_dir: Path, size: int = 32) -> dict:
+    return next(iter(BatchStream([data_dir], size, seed=0)))
+
+
+def test_masked_actions_get_zero_probability(data_dir: Path) -> None:
+    batch = a_batch(data_dir)
+    model = MarlGpt(ModelConfig(**MODEL))
+    logits, q = model(batch["tokens"], batch["attr"], batch["team"], batch["agent"],
+                      batch["time"], batch["env_id"])
+    assert logits.shape == (32, 20) and q.shape == (32, 20, 20)
+    mask = batch["action_mask"].clone()
+    mask[:, 1] = False  # also forbid "up" everywhere
+    probs = torch.softmax(masked_logits(logits, mask), dim=-1)
+    assert (probs[:, 1] == 0).all()
+    assert (probs[:, 5:] == 0).all()  # padded actions beyond POGEMA's five
+    assert (probs[:, :5][~mask] == 0).all()
+    torch.testing.assert_close(probs.sum(-1), torch.ones(32))
+
+
+def test_hl_gauss_targets_are_distributions_centred_on_the_value() -> None:
+    bins = torch.linspace(-5, 5, 21)
+    values = torch.tensor([-5.0, 0.3, 2.0, 9.0])
+    probs = hl_gauss_targets(values, bins)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))
+    mean = (probs * bins).sum(-1)
+    assert abs(mean[1] - 0.3) < 0.05 and abs(mean[2] - 2.0) < 0.05
+    assert probs[3].argmax() == 20  # clipped to v_max
+
+
+@pytest.mark.parametrize("mode", ["bc", "full"])
+def test_loss_decreases_when_overfitting_a_small_batch(data_dir: Path, mode: str) -> None:
+    torch.manual_seed(0)
+    batch = a_batch(data_dir)
+    model = MarlGpt(ModelConfig(**MODEL))
+    target = MarlGpt(ModelConfig(**MODEL)).requires_grad_(False)
+    target.load_state_dict(model.state_dict())
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    config = LossConfig(mode=mode)
+    first = None
+    for _ in range(150):
+        losses = compute_losses(model, batch, config, target)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        first = float(losses["loss"].detach()) if first is None else first
+    assert float(losses["bc"].detach()) < 0.2 * first
+    assert float(losses["loss"].detach()) < 0.5 * first
+
+
+def test_next_rows_follow_the_same_agent() -> None:
+    import numpy as np
+
+    # Two episodes: 2 agents x 3 steps, then 1 agent x 2 steps.
+    episode = np.array([0] * 6 + [1] * 2)
+    agent = np.array([0, 1, 0, 1, 0, 1, 0, 0])
+    done = np.array([0, 0, 0, 0, 1, 1, 0, 1], dtype=bool)
+    assert next_rows(episode, agent, done).tolist() == [2, 3, 4, 5, 4, 5, 7, 7]
+
+
+def test_resume_continues_bit_identically(data_dir: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", data_dir)
+    straight, halves = tmp_path / "straight", tmp_path / "halves"
+    args = ["train", "--config", str(config), "--no-progress"]
+    assert main([*args, "--out", str(straight)]) == 0
+    assert main([*args, "--out", str(halves), "--max-steps", "3"]) == 0
+    assert (halves / "checkpoints/latest").read_text().strip() == "step-000003"
+    assert main([*args, "--out", str(halves), "--resume"]) == 0
+    for name in ("model.safetensors", "target.safetensors"):
+        a = load_file(str(straight / "checkpoints/step-000006" / name))
+        b = load_file(str(halves / "checkpoints/step-000006" / name))
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_checkpoint_evaluates_on_the_benchmark_harness(data_dir: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", data_dir, mode="bc", max_steps=3)
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"),
+                 "--no-progress"]) == 0
+    from marlgpt_training.benchmark.episode import run_episode
+    from marlgpt_training.benchmark.mapset import Instance
+    from marlgpt_training.policies import make_policy
+
+    instance = Instance("room", 0, 4, 16, "....#\n.#...\n...#.\n.....")
+    for sample in (False, True):
+        result = run_episode(instance, make_policy(str(tmp_path / "run"), sample=sample))
+        assert result.steps == 16
+
+
+def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", data_dir, mode="full", max_steps=3)
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "marlgpt_training.cli", "train", "--config", str(config), "--out", str(out),
+         "--no-progress"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    replicas = json.loads((out / "replicas.json").read_text())
+    assert replicas["world_size"] == 2
+    assert replicas["weights_sha256"][0] == replicas["weights_sha256"][1]
+    assert "2 process(es)" in result.stdout

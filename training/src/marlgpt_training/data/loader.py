@@ -1,0 +1,115 @@
+"""Streaming training batches from expert datasets, one environment per batch.
+
+:class:`BatchStream` reads an environment's shards in a seeded order (a new order every
+epoch, forever), splits them between DDP ranks and data-loader worker processes, shuffles the
+rows of each shard and yields batches with the row's next observation (the same agent one
+step later) for TD learning. :func:`balanced_batches` interleaves environments so that every
+optimizer step sees the same number of samples from each (task-balanced batches).
+"""
+from pathlib import Path
+from typing import Dict, Iterator, List, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from marlgpt_training.data.records import Dataset, DatasetError
+
+
+def next_rows(episode: np.ndarray, agent: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """Row index of each row's next step (same episode and agent); itself where done.
+
+    Rows are ordered (episode, step, agent), so the next step is ``n_agents`` rows on.
+    """
+    starts = np.flatnonzero(np.r_[True, episode[1:] != episode[:-1]])
+    counts = np.diff(np.r_[starts, len(episode)])
+    agents = np.maximum.reduceat(agent, starts) + 1
+    per_row = np.repeat(agents, counts)
+    rows = np.arange(len(episode))
+    return np.where(done, rows, rows + per_row)
+
+
+class BatchStream(IterableDataset):
+    """Endless batches of one environment's datasets (``dirs`` must share one token layout)."""
+
+    def __init__(self, dirs: Sequence[Path], batch_size: int, seed: int = 0, rank: int = 0,
+                 world_size: int = 1) -> None:
+        super().__init__()
+        self.datasets = [Dataset(d) for d in dirs]
+        envs = {name for ds in self.datasets for name in ds.manifest["environments"]}
+        if len(envs) != 1:
+            raise DatasetError(f"a stream takes one environment, got {sorted(envs)}")
+        self.env_name = envs.pop()
+        info = self.datasets[0].manifest["environments"][self.env_name]
+        self.env_id = int(info["env_id"])
+        self.num_actions = int(info["num_actions"])
+        self.layout = info["token_layout"]
+        for ds in self.datasets[1:]:
+            if ds.manifest["environments"][self.env_name]["token_layout"] != self.layout:
+                raise DatasetError(f"{ds.directory}: token layout differs from "
+                                   f"{self.datasets[0].directory}")
+        if not all(ds.manifest["settings"].get("tokens", True) for ds in self.datasets):
+            raise DatasetError("datasets made with --no-tokens cannot be trained on yet")
+        self.shards = [(ds, entry) for ds in self.datasets for entry in ds.shards]
+        if not self.shards:
+            raise DatasetError(f"no shards in {[str(d) for d in dirs]}")
+        self.batch_size, self.seed = batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.indices = {k: torch.tensor(v, dtype=torch.long)
+                        for k, v in self.layout["indices"].items()}
+
+    @property
+    def rows(self) -> int:
+        return sum(ds.rows for ds in self.datasets)
+
+    def __iter__(self) -> Iterator[Dict[str, torch.Tensor]]:
+        worker = get_worker_info()
+        workers, worker_id = (worker.num_workers, worker.id) if worker else (1, 0)
+        part, parts = self.rank * workers + worker_id, self.world_size * workers
+        epoch = 0
+        while True:
+            rng = np.random.default_rng([self.seed, epoch])
+            order = rng.permutation(len(self.shards))
+            mine = [self.shards[i] for i in order[part::parts]] or \
+                [self.shards[order[part % len(order)]]]
+            for ds, entry in mine:
+                yield from self._batches(ds.load_shard(entry), rng)
+            epoch += 1
+
+    def _batches(self, shard: Dict, rng: np.random.Generator) -> Iterator[Dict[str, torch.Tensor]]:
+        nxt = next_rows(shard["episode"], shard["agent"], shard["done"])
+        rows = rng.permutation(len(nxt))
+        tokens = torch.from_numpy(shard["tokens"].astype(np.float32))
+        mask = torch.from_numpy(shard["action_mask"])
+        for start in range(0, len(rows) - self.batch_size + 1, self.batch_size):
+            pick = torch.from_numpy(rows[start:start + self.batch_size])
+            after = torch.from_numpy(nxt[rows[start:start + self.batch_size]])
+            yield {
+                "tokens": tokens[pick], "next_tokens": tokens[after],
+                "action": torch.from_numpy(shard["action"][pick.numpy()].astype(np.int64)),
+                "action_mask": mask[pick], "next_action_mask": mask[after],
+                "reward": torch.from_numpy(shard["reward"][pick.numpy()]),
+                "done": torch.from_numpy(shard["done"][pick.numpy()]),
+                "env_id": torch.full((len(pick),), self.env_id, dtype=torch.long),
+                **self.indices,
+            }
+
+
+def _one_thread(_: int) -> None:
+    # Loader workers only gather rows; torch's intra-op threads would fight the trainer's.
+    torch.set_num_threads(1)
+
+
+def loaders(streams: Sequence[BatchStream], workers: int) -> List[DataLoader]:
+    """One DataLoader per stream (batches are made by the stream: batch_size=None)."""
+    return [DataLoader(s, batch_size=None, num_workers=workers, worker_init_fn=_one_thread,
+                       persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+            for s in streams]
+
+
+def balanced_batches(loaders_: Sequence[DataLoader]) -> Iterator[Dict[str, torch.Tensor]]:
+    """Round-robin over environments: batch k comes from environment k mod E."""
+    iterators = [iter(loader) for loader in loaders_]
+    while True:
+        for it in iterators:
+            yield next(it)

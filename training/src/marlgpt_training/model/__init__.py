@@ -1,0 +1,1 @@
+"""The MARL-GPT model (PyTorch) and its losses."""

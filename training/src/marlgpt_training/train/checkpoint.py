@@ -1,0 +1,63 @@
+"""Checkpoints: weights as safetensors, optimizer and loop state, and the full config.
+
+``OUT/checkpoints/step-000100/`` holds ``model.safetensors`` (the weights a deployed model
+needs), ``target.safetensors`` (the critic's EMA target network), ``state.pt`` (optimizer,
+scheduler position, data position and RNG states, for an exact resume) and ``config.yaml``.
+``OUT/checkpoints/latest`` names the newest one.
+"""
+from pathlib import Path
+from typing import Optional
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from marlgpt_training.model.gpt import MarlGpt, ModelConfig
+
+
+def save(out: Path, step: int, model: MarlGpt, target: Optional[MarlGpt],
+         optimizer: torch.optim.Optimizer, state: dict, config: dict) -> Path:
+    directory = out / "checkpoints" / f"step-{step:06d}"
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+              str(directory / "model.safetensors"))
+    if target is not None:
+        save_file({k: v.contiguous() for k, v in target.state_dict().items()},
+                  str(directory / "target.safetensors"))
+    torch.save(dict(state, step=step, optimizer=optimizer.state_dict(),
+                    rng_torch=torch.get_rng_state()), directory / "state.pt")
+    (directory / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (out / "checkpoints" / "latest").write_text(directory.name + "\n")
+    return directory
+
+
+def latest(out: Path) -> Optional[Path]:
+    pointer = out / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    directory = out / "checkpoints" / pointer.read_text().strip()
+    return directory if directory.is_dir() else None
+
+
+def resolve(path: "str | Path") -> Path:
+    """A checkpoint directory from itself, its ``model.safetensors`` or a run directory."""
+    path = Path(path)
+    if path.is_file() and path.name == "model.safetensors":
+        path = path.parent
+    if (path / "checkpoints").is_dir():
+        found = latest(path)
+        if found is None:
+            raise FileNotFoundError(f"run {path} has no checkpoint yet")
+        path = found
+    if not (path / "model.safetensors").is_file() or not (path / "config.yaml").is_file():
+        raise FileNotFoundError(f"{path} is not a checkpoint (model.safetensors + config.yaml)")
+    return path
+
+
+def load_model(path: "str | Path", device: str = "cpu") -> "tuple[MarlGpt, dict]":
+    """The model of a checkpoint and its full config (a dict)."""
+    directory = resolve(path)
+    config = yaml.safe_load((directory / "config.yaml").read_text())
+    model = MarlGpt(ModelConfig(**config["model"]))
+    model.load_state_dict(load_file(str(directory / "model.safetensors"), device=device))
+    return model.to(device).eval(), config

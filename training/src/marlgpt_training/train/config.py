@@ -1,0 +1,90 @@
+"""Training configuration, read from YAML (see training/configs/*.yaml)."""
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import List, Optional
+
+import yaml
+
+from marlgpt_training.model.gpt import SIZES, ModelConfig
+from marlgpt_training.model.losses import LossConfig
+
+
+@dataclass
+class OptimConfig:
+    batch_size: int = 256
+    grad_accum: int = 1
+    lr: float = 6e-4
+    min_lr: float = 6e-5
+    warmup_steps: int = 200
+    max_steps: int = 2000
+    weight_decay: float = 0.1
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.95])
+    grad_clip: float = 1.0
+    target_ema: float = 0.995
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    dirs: List[str] = field(default_factory=list)
+    workers: int = 1
+    #: If a directory is missing: generate it with these `marlgpt generate` settings.
+    generate: Optional[dict] = None
+
+
+@dataclass
+class RunConfig:
+    log_every: int = 10
+    checkpoint_every: int = 500
+    eval_every: int = 0  # 0: evaluate only at the end (if eval_map_set is set)
+    eval_map_set: Optional[str] = None
+    eval_agents: List[int] = field(default_factory=lambda: [8, 32])
+    eval_max_instances: int = 4
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig
+    loss: LossConfig
+    optim: OptimConfig
+    data: DataConfig
+    run: RunConfig
+
+    def to_dict(self) -> dict:
+        return {"model": self.model.to_dict(), "loss": self.loss.to_dict(),
+                "optim": asdict(self.optim), "data": asdict(self.data), "run": asdict(self.run)}
+
+
+def _build(cls, values: Optional[dict], where: str):
+    values = dict(values or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    return cls(**values)
+
+
+def parse(raw: dict, where: str = "config") -> TrainConfig:
+    """A :class:`TrainConfig` from a dict; ``model.size`` picks a named size to override."""
+    raw = dict(raw or {})
+    unknown = sorted(set(raw) - {"model", "loss", "optim", "data", "run"})
+    if unknown:
+        raise ValueError(f"{where}: unknown sections {unknown}")
+    model = dict(raw.get("model") or {})
+    size = model.pop("size", None)
+    if size is not None:
+        if size not in SIZES:
+            raise ValueError(f"{where}: model.size {size!r} is not one of {sorted(SIZES)}")
+        model = dict(asdict(SIZES[size]), **model)
+    return TrainConfig(model=_build(ModelConfig, model, where + ".model"),
+                       loss=_build(LossConfig, raw.get("loss"), where + ".loss"),
+                       optim=_build(OptimConfig, raw.get("optim"), where + ".optim"),
+                       data=_build(DataConfig, raw.get("data"), where + ".data"),
+                       run=_build(RunConfig, raw.get("run"), where + ".run"))
+
+
+def load(path: "str | Path") -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config {path} not found")
+    return parse(yaml.safe_load(path.read_text()), str(path))
