@@ -141,3 +141,26 @@ def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path:
     assert replicas["world_size"] == 2
     assert replicas["weights_sha256"][0] == replicas["weights_sha256"][1]
     assert "2 process(es)" in result.stdout
+
+
+def test_one_model_trains_on_both_environments(data_dir: Path, tmp_path: Path) -> None:
+    from marlgpt_training.data import foraging
+    from marlgpt_training.policies.model import ForagingModel
+
+    lbf = tmp_path / "lbf"
+    assert main(["generate", "--env", "lbf", "--out", str(lbf), "--episodes", "6",
+                 "--no-progress", "--workers", "1"]) == 0
+    config = write_config(tmp_path / "c.yaml", data_dir, mode="full", max_steps=2)
+    raw = yaml.safe_load(config.read_text())
+    raw["data"]["dirs"].append(str(lbf))
+    config.write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run), "--no-progress"]) == 0
+    saved = yaml.safe_load((run / "checkpoints/latest").parent.joinpath(
+        (run / "checkpoints/latest").read_text().strip(), "config.yaml").read_text())
+    assert set(saved["environments"]) == {"pogema-lmapf", "lbf"}
+    scores = foraging.evaluate(ForagingModel(str(run)), episodes=2)
+    assert 0.0 <= scores["score"] <= 1.0
+    from marlgpt_training.policies import make_policy
+
+    assert make_policy(str(run)).env_id == 0

@@ -35,7 +35,13 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--sample", action="store_true",
                         help="trained models: sample actions from the policy (seeded per "
                         "episode) instead of taking the most likely one")
-    parser.add_argument("--map-set", required=True, type=Path, metavar="DIR",
+    parser.add_argument("--env", choices=("pogema-lmapf", "lbf"), default="pogema-lmapf",
+                        help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
+                        "Foraging, --episodes seeded episodes over its task mix, scored by the "
+                        "normalised team return (policies: expert, random or a checkpoint)")
+    parser.add_argument("--episodes", type=int, default=100, metavar="N",
+                        help="lbf: number of episodes (default: %(default)s)")
+    parser.add_argument("--map-set", type=Path, metavar="DIR",
                         help="map set directory (maps.yaml + *-lmapf.yaml), e.g. "
                         + DEFAULT_MAP_SET)
     parser.add_argument("--agents", type=_int_list, default=None, metavar="N,N,...",
@@ -61,7 +67,44 @@ def _int_list(text: str) -> List[int]:
     return values
 
 
+def run_foraging(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from marlgpt_training.data import foraging
+
+    rng = np.random.default_rng(0)
+    if args.policy == "expert":
+        def act(env, tokens, mask):
+            return foraging.expert_actions(env, rng)
+    elif args.policy == "random":
+        def act(env, tokens, mask):
+            return np.array([rng.choice(np.flatnonzero(row)) for row in mask])
+    else:
+        from marlgpt_training.policies.model import ForagingModel
+
+        try:
+            act = ForagingModel(args.policy, sample=args.sample)
+        except (OSError, ValueError) as exc:
+            print(f"marlgpt eval: {exc}", file=sys.stderr)
+            return 2
+    scores = foraging.evaluate(act, args.episodes)
+    print(f"lbf: normalised team return over {args.episodes} episodes ({args.policy})")
+    for name, value in scores.items():
+        print(f"  {name:<12} {value:.3f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"env": "lbf", "policy": args.policy,
+                                         "episodes": args.episodes, **scores}, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.env == "lbf":
+        return run_foraging(args)
+    if args.map_set is None:
+        print("marlgpt eval: --map-set DIR is required for pogema-lmapf", file=sys.stderr)
+        return 2
     try:
         map_set = MapSet.load(args.map_set)
     except (OSError, ValueError) as exc:

@@ -11,7 +11,7 @@ from marlgpt_training.data.lifelong import ENV_NAME, GeneratorConfig, LifelongMa
 from marlgpt_training.data.maps import MAP_KINDS
 from marlgpt_training.data.records import DatasetError
 
-ENVIRONMENTS = (ENV_NAME,)
+ENVIRONMENTS = (ENV_NAME, "lbf")
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -32,7 +32,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--episodes", type=int, default=64, metavar="N",
                         help="number of episodes (default: %(default)s)")
     parser.add_argument("--env", choices=ENVIRONMENTS, default=ENV_NAME,
-                        help="environment (default: %(default)s)")
+                        help="environment: pogema-lmapf (lifelong MAPF, the options below) or "
+                        "lbf (Level-Based Foraging, its own task mix; uses --seed only) "
+                        "(default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes (default: the number of CPUs)")
     parser.add_argument("--map-kinds", type=_str_list, default=list(defaults.map_kinds),
@@ -119,8 +121,14 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, expert_candidates=args.expert_candidates,
         expert_horizon=args.expert_horizon)
     workers = args.workers or multiprocessing.cpu_count()
+    if args.env == "lbf":
+        from marlgpt_training.data.foraging import ForagingConfig, ForagingGenerator
+
+        env = ForagingGenerator(ForagingConfig(seed=args.seed))
+    else:
+        env = LifelongMapfGenerator(config)
     try:
-        stats = generate(args.out, args.episodes, LifelongMapfGenerator(config), workers=workers,
+        stats = generate(args.out, args.episodes, env, workers=workers,
                          episodes_per_shard=args.episodes_per_shard, tokens=not args.no_tokens,
                          overwrite=args.overwrite, progress=not args.no_progress)
     except DatasetError as exc:
@@ -134,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  worker {pid}: {worker['agent_steps_per_s']:.0f} agent-steps/s")
     if stats["expert_throughput"] is not None:
         kinds = ", ".join(f"{k} {v:.3f}" for k, v in stats["expert_throughput_by_map_kind"].items())
-        print(f"expert throughput: {stats['expert_throughput']:.3f} goals/step ({kinds})")
+        unit = "goals/step" if args.env == ENV_NAME else "normalised return"
+        print(f"expert score: {stats['expert_throughput']:.3f} {unit} ({kinds})")
     if args.stats_json:
         args.stats_json.parent.mkdir(parents=True, exist_ok=True)
         args.stats_json.write_text(json.dumps(stats, indent=2) + "\n")

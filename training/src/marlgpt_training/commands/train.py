@@ -49,20 +49,25 @@ def _ensure_data(directory: Path, spec: dict, main: bool) -> None:
             time.sleep(2)
         return
     from marlgpt_training.data.generate import generate
-    from marlgpt_training.data.lifelong import GeneratorConfig, LifelongMapfGenerator
 
     spec = dict(spec)
-    env = spec.pop("env", "pogema-lmapf")
+    name = spec.pop("env", "pogema-lmapf")
     episodes = int(spec.pop("episodes", 64))
-    if env != "pogema-lmapf":
-        raise DatasetError(f"data.generate: unknown env {env!r}")
-    config = GeneratorConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in spec.items()})
+    if name == "pogema-lmapf":
+        from marlgpt_training.data.lifelong import GeneratorConfig, LifelongMapfGenerator
+
+        env = LifelongMapfGenerator(GeneratorConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}))
+    elif name == "lbf":
+        from marlgpt_training.data.foraging import ForagingConfig, ForagingGenerator
+
+        env = ForagingGenerator(ForagingConfig(**spec))
+    else:
+        raise DatasetError(f"data.generate: unknown env {name!r} (pogema-lmapf or lbf)")
     if not (directory / MANIFEST).is_file() or read_manifest(directory).get(
             "episodes", 0) < episodes:
-        print(f"generating training data into {directory} ({episodes} episodes)")
-        generate(directory, episodes, LifelongMapfGenerator(config),
-                 workers=os.cpu_count() or 1)
+        print(f"generating training data into {directory} ({episodes} episodes of {name})")
+        generate(directory, episodes, env, workers=os.cpu_count() or 1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
+        specs = config.data.generate or {}
+        per_directory = bool(specs) and set(specs) <= set(config.data.dirs)
         for directory in config.data.dirs:
-            if config.data.generate:
-                _ensure_data(Path(directory), config.data.generate, main)
+            spec = specs.get(directory) if per_directory else specs
+            if spec:
+                _ensure_data(Path(directory), spec, main)
             else:
                 read_manifest(Path(directory))
         from marlgpt_training.train.trainer import train

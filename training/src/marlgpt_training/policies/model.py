@@ -14,15 +14,32 @@ from marlgpt_training.train import checkpoint
 ENV_NAME = "pogema-lmapf"
 
 
+def environment_layout(config: dict, env: str, path: str) -> dict:
+    """The token layout a checkpoint was trained with for ``env`` (refuses other envs)."""
+    if env not in config.get("environments", {}):
+        raise ValueError(f"{path} was not trained on {env} "
+                         f"(it knows {sorted(config.get('environments', {}))})")
+    layout = config["encoder"]
+    return layout if "indices" in layout else layout[env]
+
+
+def choose(logits: torch.Tensor, mask: np.ndarray, sample: bool,
+           generator: torch.Generator) -> np.ndarray:
+    """Greedy or sampled actions from actor logits, unavailable actions excluded."""
+    logits = masked_logits(logits, torch.from_numpy(mask))
+    if sample:
+        probs = torch.softmax(logits, dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy()
+    return logits.argmax(dim=-1).numpy()
+
+
 class ModelPolicy(Policy):
     name = "model"
 
     def __init__(self, path: str, sample: bool = False) -> None:
         torch.set_num_threads(1)
         self.model, config = checkpoint.load_model(path)
-        layout = config["encoder"]
-        if ENV_NAME in layout:  # multi-environment checkpoints keep one layout per environment
-            layout = layout[ENV_NAME]
+        layout = environment_layout(config, ENV_NAME, path)
         if layout.get("encoder") != "pogema-ctg" or layout.get("encoder_version") != 1:
             raise ValueError(f"{path}: trained with encoder {layout.get('encoder')} "
                              f"v{layout.get('encoder_version')}, this evaluator has pogema-ctg v1")
@@ -45,8 +62,30 @@ class ModelPolicy(Policy):
         values = torch.from_numpy(obs.values)
         env = torch.full((len(values),), self.env_id, dtype=torch.long)
         logits, _ = self.model(values, *self.indices, env, critic=False)
-        logits = masked_logits(logits, torch.from_numpy(obs.action_mask))
-        if self.sample:
-            probs = torch.softmax(logits, dim=-1)
-            return torch.multinomial(probs, 1, generator=self.generator).squeeze(1).numpy()
-        return logits.argmax(dim=-1).numpy()
+        return choose(logits, obs.action_mask, self.sample, self.generator)
+
+
+class ForagingModel:
+    """A checkpoint acting in Level-Based Foraging: ``act(env, tokens, mask) -> actions``."""
+
+    def __init__(self, path: str, sample: bool = False, seed: int = 0) -> None:
+        from marlgpt_training.data import foraging
+
+        torch.set_num_threads(1)
+        self.model, config = checkpoint.load_model(path)
+        layout = environment_layout(config, foraging.ENV_NAME, path)
+        if layout.get("encoder") != "lbf-vector":
+            raise ValueError(f"{path}: lbf tokens were {layout.get('encoder')}, expected "
+                             "lbf-vector")
+        self.env_id = int(config["environments"][foraging.ENV_NAME]["env_id"])
+        self.indices = [torch.tensor(layout["indices"][k], dtype=torch.long)
+                        for k in ("attr", "team", "agent", "time")]
+        self.sample = sample
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def __call__(self, env, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        values = torch.from_numpy(tokens)
+        env_ids = torch.full((len(values),), self.env_id, dtype=torch.long)
+        logits, _ = self.model(values, *self.indices, env_ids, critic=False)
+        return choose(logits, mask, self.sample, self.generator)

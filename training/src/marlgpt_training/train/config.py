@@ -28,7 +28,8 @@ class OptimConfig:
 class DataConfig:
     dirs: List[str] = field(default_factory=list)
     workers: int = 1
-    #: If a directory is missing: generate it with these `marlgpt generate` settings.
+    #: If a directory is missing: generate it with these `marlgpt generate` settings
+    #: (one spec for every directory, or a mapping from directory to spec).
     generate: Optional[dict] = None
 
 
