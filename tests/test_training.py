@@ -164,3 +164,17 @@ def test_one_model_trains_on_both_environments(data_dir: Path, tmp_path: Path) -
     from marlgpt_training.policies import make_policy
 
     assert make_policy(str(run)).env_id == 0
+
+
+def test_config_overrides_and_errors(tmp_path: Path) -> None:
+    from marlgpt_training.train import config as config_module
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"model": {"size": "tiny"}, "data": {"dirs": ["x"]}}))
+    config = config_module.load(path, ["loss.mode=full", "optim.lr=3e-4", "model.width=32"])
+    assert config.loss.mode == "full" and config.optim.lr == 3e-4
+    assert config.model.width == 32 and config.model.trunk_layers == 2  # rest of "tiny"
+    with pytest.raises(ValueError, match="unknown keys"):
+        config_module.load(path, ["optim.learning_rate=1"])
+    with pytest.raises(ValueError, match="not one of"):
+        config_module.load(path, ["model.size=huge"])

@@ -30,6 +30,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "optim.max_steps)")
     parser.add_argument("--out", type=Path, default=Path("runs/latest"), metavar="DIR",
                         help="run directory (default: %(default)s)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config value, e.g. --set loss.mode=full "
+                        "--set optim.lr=3e-4 (repeatable)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUT's latest checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from marlgpt_training.train import config as config_module
 
     try:
-        config = config_module.load(args.config)
+        config = config_module.load(args.config, args.set)
     except (OSError, ValueError) as exc:
         print(f"marlgpt train: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Training configuration, read from YAML (see training/configs/*.yaml)."""
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import yaml
 
@@ -84,8 +84,17 @@ def parse(raw: dict, where: str = "config") -> TrainConfig:
                        run=_build(RunConfig, raw.get("run"), where + ".run"))
 
 
-def load(path: "str | Path") -> TrainConfig:
+def load(path: "str | Path", overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML config; ``overrides`` are ``section.key=value`` strings (YAML values)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config {path} not found")
-    return parse(yaml.safe_load(path.read_text()), str(path))
+    raw = yaml.safe_load(path.read_text()) or {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot:
+            raise ValueError(f"override {item!r} is not section.key=value")
+        raw.setdefault(section, {})
+        raw[section][name] = yaml.safe_load(value)
+    return parse(raw, str(path))
