@@ -62,6 +62,17 @@ def _build(cls, values: Optional[dict], where: str):
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    defaults = {f.name: f.default for f in fields(cls)}
+    for key, value in values.items():
+        default = defaults.get(key)
+        try:  # YAML reads "3e-4" as a string; numbers follow the field's default type
+            if isinstance(default, float) and isinstance(value, (str, int)):
+                values[key] = float(value)
+            elif isinstance(default, int) and not isinstance(default, bool) \
+                    and isinstance(value, str):
+                values[key] = int(value)
+        except ValueError:
+            raise ValueError(f"{where}.{key}: expected a number, got {value!r}") from None
     return cls(**values)
 
 
