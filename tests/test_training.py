@@ -82,9 +82,15 @@ def test_loss_decreases_when_overfitting_a_small_batch(data_dir: Path, mode: str
         optimizer.zero_grad()
         losses["loss"].backward()
         optimizer.step()
-        first = float(losses["loss"].detach()) if first is None else first
-    assert float(losses["bc"].detach()) < 0.2 * first
-    assert float(losses["loss"].detach()) < 0.5 * first
+        if first is None:
+            first = {k: float(v.detach()) for k, v in losses.items()}
+    # With the critic and the advantage-weighted actor term the BC term falls more slowly.
+    assert float(losses["bc"]) < (0.2 if mode == "bc" else 0.6) * first["bc"]
+    if mode == "full":
+        # The critic's cross-entropy has a floor (the HL-Gauss targets' own entropy, about
+        # 1.2 nats here) above zero; from log(20) = 3.0 it must get well down toward it.
+        assert float(losses["critic"]) < 0.75 * first["critic"]
+    assert float(losses["loss"].detach()) < first["loss"]
 
 
 def test_next_rows_follow_the_same_agent() -> None:
