@@ -47,3 +47,17 @@ def ros_env(ros_domain_id: int) -> Dict[str, str]:
     env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def decisive_checkpoint(out: Path, size: str = "tiny", seed: int = 3) -> Path:
+    """An untrained checkpoint whose actor head is scaled up, so that greedy actions are
+    decided by clear logit margins (an untrained head gives near-ties that rounding flips)."""
+    from safetensors.torch import load_file, save_file
+
+    from marlgpt_training.train import checkpoint
+
+    directory = checkpoint.save_untrained(out, size, seed=seed)
+    weights = load_file(str(directory / "model.safetensors"))
+    weights["actor.head.weight"] = weights["actor.head.weight"] * 200
+    save_file(weights, str(directory / "model.safetensors"))
+    return out

@@ -1,5 +1,8 @@
 """The repository keeps the design's layout, and CI runs the README's test command."""
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -31,3 +34,27 @@ def test_lock_pins_every_requirement_exactly() -> None:
     assert loose == []
     assert "torch==2.13.0" in lines and "pogema==1.4.0" in lines and "numpy==1.26.4" in lines
     assert "ros-rclpy==9.1.2" in lines
+
+
+ROBOT_SIDE = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "marlgpt_planner"
+
+
+def _vermin(path: Path) -> subprocess.CompletedProcess:
+    vermin = Path(sys.executable).with_name("vermin")
+    return subprocess.run([str(vermin), "-t=3.8-", "--violations", "--no-tips",
+                           "--eval-annotations", str(path)], capture_output=True, text=True)
+
+
+def test_robot_side_code_keeps_python_3_8(tmp_path: Path) -> None:
+    run = _vermin(ROBOT_SIDE)
+    assert run.returncode == 0, run.stdout + run.stderr
+    newer = tmp_path / "newer.py"  # the check itself must catch 3.9+ code
+    newer.write_text("def f(a: dict, b: dict) -> dict:\n    return a | b\n\n"
+                     "x = 'abc'.removeprefix('a')\n")
+    assert _vermin(newer).returncode != 0
+
+
+def test_robot_side_imports_neither_torch_nor_pogema() -> None:
+    pattern = re.compile(r"^\s*(import|from)\s+(torch|pogema|marlgpt_training)\b", re.M)
+    offenders = [p.name for p in ROBOT_SIDE.glob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []

@@ -14,6 +14,7 @@ setup(
         ("share/" + PACKAGE, ["package.xml"]),
         ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
         ("share/" + PACKAGE + "/models", glob("models/*")),
+        ("lib/" + PACKAGE, ["scripts/build_engine.sh"]),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -20,6 +20,7 @@ every token; ``python -m marlgpt_planner.encoder`` prints that table):
   offset (d_row, d_col) / r, which of their moves shorten their own path, and their last
   move; empty slots read ``ABSENT`` in every token.
 """
+import hashlib
 from typing import List, NamedTuple, Optional
 
 import numpy as np
@@ -108,6 +109,11 @@ class Encoder:
         return {"encoder": ENCODER_NAME, "encoder_version": ENCODER_VERSION,
                 "radius": self.radius, "history": self.history, "neighbours": self.neighbours,
                 "num_tokens": self.num_tokens, "num_actions": NUM_ACTIONS}
+
+    @property
+    def layout_digest(self) -> str:
+        """SHA-256 of the token layout (every position's name and indices)."""
+        return layout_digest(self.radius, self.history, self.neighbours)
 
     def encode(self, state: GridState) -> Observation:
         """Token values for every agent of ``state`` (one row per agent)."""
@@ -212,6 +218,13 @@ def layout(radius: int, history: int, neighbours: int) -> List[TokenSpec]:
         specs.append(TokenSpec("move[row]", attr_move_row, TEAM_NEIGHBOUR, j, 1))
         specs.append(TokenSpec("move[col]", attr_move_col, TEAM_NEIGHBOUR, j, 1))
     return specs
+
+
+def layout_digest(radius: int, history: int, neighbours: int) -> str:
+    """SHA-256 of the layout: a model and an encoder agree on it or the model reads garbage."""
+    text = ";".join(f"{s.name},{s.attr},{s.team},{s.agent},{s.time}"
+                    for s in layout(radius, history, neighbours))
+    return hashlib.sha256((ENCODER_NAME + ":" + text).encode()).hexdigest()
 
 
 def markdown_table(radius: int = 5, history: int = 3, neighbours: int = 8) -> str:

@@ -29,9 +29,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         help="a built-in policy: random (uniform actions), bfs (follow the "
                         "shortest path, wait when blocked), greedy (shortest path with "
                         "sidesteps and random deadlock escapes), pibt and expert (centralized "
-                        "PIBT, without and with search); or a trained checkpoint (a run "
+                        "PIBT, without and with search); a trained checkpoint (a run "
                         "directory, a checkpoints/step-N directory or its model.safetensors); "
-                        "see docs/benchmark.md")
+                        "or an exported model file (.onnx, or a TensorRT .engine/.plan), run "
+                        "through the robots' runtime; see docs/benchmark.md, docs/export.md")
     parser.add_argument("--sample", action="store_true",
                         help="trained models: sample actions from the policy (seeded per "
                         "episode) instead of taking the most likely one")

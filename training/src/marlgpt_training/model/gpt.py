@@ -42,7 +42,7 @@ class ModelConfig:
 #: Named sizes. ``7m`` is the paper's: width 256, 8 heads, 7 shared blocks + 1 per branch.
 SIZES = {
     "tiny": ModelConfig(width=64, heads=2, trunk_layers=2, branch_layers=1),
-    "2m": ModelConfig(width=160, heads=4, trunk_layers=5, branch_layers=1),
+    "2m": ModelConfig(width=160, heads=4, trunk_layers=4, branch_layers=1),
     "7m": ModelConfig(width=256, heads=8, trunk_layers=7, branch_layers=1),
 }
 
@@ -51,19 +51,25 @@ class SelfAttention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.heads = config.heads
+        self.width = config.width
+        self.head_width = config.width // config.heads
+        self.scale = 1.0 / math.sqrt(self.head_width)
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.proj = nn.Linear(config.width, config.width)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, tokens, width = x.shape
-        head = width // self.heads
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Attention of every token, or with ``last_only`` of the last token alone (B, 1, W)."""
+        batch, tokens, width, head = x.shape[0], x.shape[1], self.width, self.head_width
         q, k, v = self.qkv(x).split(width, dim=2)
-        q = q.view(batch, tokens, self.heads, head).transpose(1, 2)
-        k = k.view(batch, tokens, self.heads, head).transpose(1, 2)
-        v = v.view(batch, tokens, self.heads, head).transpose(1, 2)
-        weights = torch.softmax(q @ k.transpose(-2, -1) * (1.0 / math.sqrt(head)), dim=-1)
-        out = (self.dropout(weights) @ v).transpose(1, 2).reshape(batch, tokens, width)
+        if last_only:
+            q = q[:, -1:]
+        queries = q.shape[1]
+        q = q.reshape(batch, queries, self.heads, head).transpose(1, 2)
+        k = k.reshape(batch, tokens, self.heads, head).transpose(1, 2)
+        v = v.reshape(batch, tokens, self.heads, head).transpose(1, 2)
+        weights = torch.softmax(q @ k.transpose(-2, -1) * self.scale, dim=-1)
+        out = (self.dropout(weights) @ v).transpose(1, 2).reshape(batch, queries, width)
         return self.proj(out)
 
 
@@ -79,8 +85,10 @@ class Block(nn.Module):
                                  nn.Linear(4 * config.width, config.width),
                                  nn.Dropout(config.dropout))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """The block over all tokens, or with ``last_only`` just the last token's output."""
+        residual = x[:, -1:] if last_only else x
+        x = residual + self.attn(self.ln1(x), last_only)
         return x + self.mlp(self.ln2(x))
 
 
@@ -92,9 +100,11 @@ class Branch(nn.Module):
         self.head = nn.Linear(config.width, outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.ln(x[:, -1]))  # the environment token's output
+        # Only the environment token's output is read, so the last block computes only that.
+        last = len(self.blocks) - 1
+        for index, block in enumerate(self.blocks):
+            x = block(x, last_only=index == last)
+        return self.head(self.ln(x[:, -1]))
 
 
 class MarlGpt(nn.Module):

@@ -20,12 +20,20 @@ def make_policy(spec: str, sample: bool = False) -> Policy:
     """A policy from a built-in name (see ``BUILTIN``) or a checkpoint path.
 
     A checkpoint is a run directory, a ``checkpoints/step-N`` directory or its
-    ``model.safetensors``; ``sample`` draws actions from the policy instead of taking the most
-    likely one. ONNX files are not supported yet.
+    ``model.safetensors``; an exported model (``.onnx``, or a TensorRT ``.engine``/``.plan``)
+    runs through the planner's runtime. ``sample`` draws actions from the policy instead of
+    taking the most likely one.
     """
     factory = BUILTIN.get(spec)
-    if factory is None and spec.endswith(".onnx"):
-        raise ValueError(f"{spec}: ONNX models are not supported yet; pass a checkpoint")
+    if factory is None and spec.endswith((".onnx", ".engine", ".plan")):
+        from marlgpt_planner.policy import ModelError
+        from marlgpt_training.policies.deployed import DeployedPolicy
+
+        try:
+            return DeployedPolicy(spec, sample=sample,
+                                  backend="cpu" if spec.endswith(".onnx") else "tensorrt")
+        except ModelError as exc:
+            raise ValueError(str(exc)) from exc
     if factory is None and Path(spec).exists():
         from marlgpt_training.policies.model import ModelPolicy
 

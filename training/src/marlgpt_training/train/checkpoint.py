@@ -61,3 +61,26 @@ def load_model(path: "str | Path", device: str = "cpu") -> "tuple[MarlGpt, dict]
     model = MarlGpt(ModelConfig(**config["model"]))
     model.load_state_dict(load_file(str(directory / "model.safetensors"), device=device))
     return model.to(device).eval(), config
+
+
+def save_untrained(out: Path, size: str, seed: int = 0) -> Path:
+    """A freshly initialised ``size`` model (see ``SIZES``) as a POGEMA checkpoint at
+    ``OUT/checkpoints/step-000000``: what latency benchmarks and export tests need, no data."""
+    from marlgpt_training.data.lifelong import GeneratorConfig, LifelongMapfGenerator
+    from marlgpt_training.model.gpt import SIZES
+
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; sizes are {', '.join(SIZES)}")
+    torch.manual_seed(seed)
+    model = MarlGpt(SIZES[size])
+    generator = LifelongMapfGenerator(GeneratorConfig())
+    config = {"model": SIZES[size].to_dict(), "encoder": generator.token_layout(),
+              "environments": {generator.name: {"env_id": generator.env_id,
+                                                "num_actions": generator.num_actions}}}
+    directory = out / "checkpoints" / "step-000000"
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+              str(directory / "model.safetensors"))
+    (directory / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (out / "checkpoints" / "latest").write_text(directory.name + "\n")
+    return directory

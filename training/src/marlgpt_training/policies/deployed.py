@@ -1,0 +1,36 @@
+"""An exported model file as an evaluation policy, through the robots' own runtime.
+
+``marlgpt eval --policy model.onnx`` scores exactly what the planner runs: the same
+:class:`marlgpt_planner.policy.Policy`, the same encoder, the same metadata checks.
+"""
+from typing import Optional
+
+import numpy as np
+
+from marlgpt_planner.encoder import Encoder, GridState
+from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.policy import Policy as Runtime
+from marlgpt_planner.policy import encoder_expectation
+from marlgpt_training.policies.base import Policy
+
+
+class DeployedPolicy(Policy):
+    name = "deployed"
+
+    def __init__(self, path: str, sample: bool = False, backend: str = "cpu") -> None:
+        self.runtime = Runtime(path, backend=backend, threads=1, sample=sample)
+        metadata = self.runtime.metadata
+        self.radius = int(metadata["radius"])
+        self.history = int(metadata["history"])
+        self.neighbours = int(metadata["neighbours"])
+
+    def reset(self, obstacles, num_agents, seed=0, fields: Optional[DistanceFields] = None) -> None:
+        super().reset(obstacles, num_agents, seed, fields)
+        self.encoder = Encoder(obstacles, self.radius, self.history, self.neighbours,
+                               fields=self.fields)
+        self.runtime.check(encoder_expectation(self.encoder))
+        self.runtime.rng = np.random.default_rng(seed)
+
+    def act(self, state: GridState) -> np.ndarray:
+        obs = self.encoder.encode(state)
+        return self.runtime.act(obs.values, obs.action_mask)
