@@ -65,8 +65,10 @@ if ! stamp_ok cmake-fix "$lock_hash"; then
 fi
 
 # --- colcon build of ros2_ws -------------------------------------------------------------------
-ws_hash="$(cd ros2_ws/src && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
-  | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)-$lock_hash"
+# ros2_ws/src plus the test-only interface packages (tests/ros/interfaces: nav2_msgs with
+# Humble's NavigateToPose, for CI without Nav2), built into the same install space.
+ws_hash="$(find ros2_ws/src tests/ros/interfaces -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
+  -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)-$lock_hash"
 if ! stamp_ok colcon "$ws_hash" || [ ! -f ros2_ws/install/setup.bash ]; then
   say "building ros2_ws with colcon"
   (
@@ -75,6 +77,7 @@ if ! stamp_ok colcon "$ws_hash" || [ ! -f ros2_ws/install/setup.bash ]; then
     export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
     cd ros2_ws
     colcon --log-base log build --symlink-install --event-handlers console_cohesion- summary+ \
+      --base-paths src ../tests/ros/interfaces \
       --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF
   ) || die "colcon build of ros2_ws failed (logs in ros2_ws/log/latest)"
   stamp_set colcon "$ws_hash"

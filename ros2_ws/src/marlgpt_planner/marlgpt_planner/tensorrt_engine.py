@@ -61,7 +61,11 @@ def build_engine(onnx_path: Path, engine_path: Path, trt, max_batch: int = 64,
     """Parse ``onnx_path`` and serialize an engine for batches 1..max_batch to ``engine_path``."""
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    explicit = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
+    major = int(trt.__version__.split(".")[0])
+    # TensorRT 8 needs the explicit-batch flag; from 10 on it is the only mode (flag deprecated).
+    network = builder.create_network(1 << int(explicit) if explicit is not None and major < 10
+                                     else 0)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_path.read_bytes()):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -71,7 +75,7 @@ def build_engine(onnx_path: Path, engine_path: Path, trt, max_batch: int = 64,
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace)
     else:  # TensorRT 8.2
         config.max_workspace_size = workspace
-    if fp16 and builder.platform_has_fast_fp16:
+    if fp16 and getattr(builder, "platform_has_fast_fp16", True):
         config.set_flag(trt.BuilderFlag.FP16)
     tokens = network.get_input(0).shape[1]
     profile = builder.create_optimization_profile()

@@ -1,0 +1,188 @@
+"""The fleet description: one YAML file read by the launch files and by the fleet runner.
+
+It names the map, the lattice, the model, the robots and the parameters of every node, and
+turns them into :class:`NodeSpec` s (executable, namespace, parameters), so that
+``ros2 launch marlgpt_planner maze.launch.py`` and ``python -m marlgpt_planner.fleet_runner``
+start the same executables with the same parameters. See config/fleet_maze.yaml and
+docs/planner.md. Pure Python + PyYAML, Python >= 3.8.
+"""
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+import yaml
+
+from marlgpt_planner.grid import parse_grid, render_grid
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_FLEET = PACKAGE_DIR / "config" / "fleet_maze.yaml"
+GOAL_MODES = ("pogema", "generator")
+SIMS = ("loopback", "none")
+
+
+class NodeSpec(NamedTuple):
+    """A node to start: ``ros2 run marlgpt_planner EXECUTABLE`` == ``python -m MODULE``."""
+
+    name: str
+    executable: str
+    module: str
+    namespace: str
+    parameters: Dict[str, Any]
+
+
+class Robot(NamedTuple):
+    id: str
+    start: Optional[Tuple[int, int]]
+
+
+class FleetError(ValueError):
+    """A fleet description that cannot be run."""
+
+
+class Fleet:
+    """A loaded fleet description (see the module doc)."""
+
+    def __init__(self, data: dict, base: Path, source: str = "fleet description") -> None:
+        self.source = source
+        self.base = base
+        map_path = self._path(_require(data, "map", source))
+        try:
+            self.obstacles = read_map(map_path.read_text())
+        except OSError as exc:
+            raise FleetError(f"{source}: map {map_path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise FleetError(f"{source}: map {map_path}: {exc}") from None
+        self.map_path = map_path
+        self.cell_size = float(data.get("cell_size", 0.30))
+        origin = data.get("origin", [0.0, 0.0])
+        self.origin = (float(origin[0]), float(origin[1]))
+        self.model = self._path(_require(data, "model", source))
+        self.goals = data.get("goals", "pogema")
+        if self.goals not in GOAL_MODES:
+            raise FleetError(f"{source}: goals must be one of {GOAL_MODES}, got {self.goals!r}")
+        self.seed = int(data.get("seed", 0))
+        self.planner_parameters: Dict[str, Any] = dict(data.get("planner") or {})
+        self.sim_parameters: Dict[str, Any] = dict(data.get("sim") or {})
+        self.robots = self._robots(data.get("robots", 4))
+
+    @classmethod
+    def load(cls, path: "str | Path" = DEFAULT_FLEET, robots: Optional[int] = None,
+             model: Optional[str] = None, goals: Optional[str] = None) -> "Fleet":
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise FleetError(f"{path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise FleetError(f"{path}: not valid YAML ({exc})") from None
+        if robots is not None:
+            data["robots"] = robots
+        if model is not None:
+            data["model"] = str(Path(model).resolve())
+        if goals is not None:
+            data["goals"] = goals
+        return cls(data, path.parent, str(path))
+
+    # --- parsing --------------------------------------------------------------------------------
+    def _path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else (self.base / path).resolve()
+
+    def _robots(self, value) -> List[Robot]:
+        free = np.argwhere(~self.obstacles)
+        if isinstance(value, int):
+            if not 1 <= value <= len(free):
+                raise FleetError(f"{self.source}: robots must be 1..{len(free)} (free cells), "
+                                 f"got {value}")
+            picks = np.random.default_rng(self.seed).permutation(len(free))[:value]
+            return [Robot(f"robot{i + 1}", tuple(int(v) for v in free[k]))
+                    for i, k in enumerate(sorted(picks))]
+        robots = []
+        for entry in value or []:
+            if not isinstance(entry, dict) or "id" not in entry:
+                raise FleetError(f"{self.source}: each robot needs an id, got {entry!r}")
+            start = entry.get("start")
+            if start is not None:
+                start = (int(start[0]), int(start[1]))
+                if not (0 <= start[0] < self.obstacles.shape[0]
+                        and 0 <= start[1] < self.obstacles.shape[1]) or self.obstacles[start]:
+                    raise FleetError(f"{self.source}: {entry['id']} starts on {start}, which is "
+                                     "outside the map or an obstacle")
+            robots.append(Robot(str(entry["id"]), start))
+        ids = [r.id for r in robots]
+        if not robots or len(set(ids)) != len(ids):
+            raise FleetError(f"{self.source}: robots must be a count or a list of unique ids")
+        return robots
+
+    # --- node specs -----------------------------------------------------------------------------
+    @property
+    def ids(self) -> List[str]:
+        return [r.id for r in self.robots]
+
+    def lattice_parameters(self) -> Dict[str, Any]:
+        rows, cols = self.obstacles.shape
+        return {"lattice.origin": list(self.origin), "lattice.cell_size": self.cell_size,
+                "lattice.rows": int(rows), "lattice.cols": int(cols)}
+
+    def planner(self, robot: str, extra: Optional[Dict[str, Any]] = None) -> NodeSpec:
+        params = dict(self.lattice_parameters(), robots=[robot], fleet=self.ids)
+        params.update({"model.path": str(self.model),
+                       "goals.source": "topic" if self.goals == "pogema" else "generator",
+                       "goals.seed": self.seed})
+        params.update(self.planner_parameters)
+        params.update(extra or {})
+        return NodeSpec("marlgpt_planner", "planner", "marlgpt_planner.planner_node", robot,
+                        params)
+
+    def simulator(self, extra: Optional[Dict[str, Any]] = None) -> NodeSpec:
+        params = dict(self.lattice_parameters(), robots=self.ids,
+                      **{"map.grid": render_grid(self.obstacles), "seed": self.seed})
+        if self.goals == "pogema":
+            params["pogema.seed"] = self.seed
+        else:
+            if any(r.start is None for r in self.robots):
+                raise FleetError(f"{self.source}: every robot needs a start without POGEMA goals")
+            params["starts"] = [v for r in self.robots for v in r.start]
+        params.pop("lattice.rows")
+        params.pop("lattice.cols")
+        params.update(self.sim_parameters)
+        params.update(extra or {})
+        return NodeSpec("loopback_sim", "loopback_sim", "marlgpt_planner.sim.loopback", "",
+                        params)
+
+    def nodes(self, sim: str = "loopback") -> List[NodeSpec]:
+        if sim not in SIMS:
+            raise FleetError(f"sim must be one of {SIMS}, got {sim!r}")
+        specs = [self.planner(r) for r in self.ids]
+        return ([self.simulator()] if sim == "loopback" else []) + specs
+
+
+def read_map(text: str) -> np.ndarray:
+    """A map file: POGEMA's grid text (``.`` free, ``#`` obstacle), with comment lines that
+    start with ``# `` (a hash and a space, which no grid row contains)."""
+    return parse_grid("\n".join(line for line in text.splitlines()
+                                 if not line.startswith("# ")))
+
+
+def _require(data: dict, key: str, source: str):
+    if key not in data:
+        raise FleetError(f"{source}: '{key}' is required")
+    return data[key]
+
+
+def nested(parameters: Dict[str, Any]) -> Dict[str, Any]:
+    """Dotted parameter names as nested mappings (the form ROS 2 parameter files use)."""
+    out: Dict[str, Any] = {}
+    for key, value in parameters.items():
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def parameter_file(spec: NodeSpec) -> str:
+    """The YAML ``--params-file`` text for ``spec`` (applies to the node in any namespace)."""
+    return yaml.safe_dump({"/**": {"ros__parameters": nested(spec.parameters)}},
+                          sort_keys=True)

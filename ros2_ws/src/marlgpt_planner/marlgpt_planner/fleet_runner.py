@@ -1,0 +1,267 @@
+"""Run a fleet from its description: the loopback simulator and one planner process per robot.
+
+    python -m marlgpt_planner.fleet_runner --robots 8 --steps 200 --summary-json out/s.json
+
+It starts the same executables with the same parameters as ``maze.launch.py`` (both read
+:mod:`marlgpt_planner.fleet_config`), as separate processes talking over DDS, follows the
+fleet's steps on ``/fleet/step`` with a live progress line, stops everything after
+``--steps`` steps and writes a summary (steps, robots, goals, throughput, collisions counted
+by the simulator, decision and pipeline latency p50/p99) and an animation of the run.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet, FleetError, NodeSpec, parameter_file
+
+
+class FleetRun:
+    """The processes of one fleet run (usable from tests: start, wait, kill, stop)."""
+
+    def __init__(self, fleet: Fleet, out: Path, sim: str = "loopback",
+                 planner: Optional[Dict] = None, sim_params: Optional[Dict] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
+        self.fleet = fleet
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.env = dict(env if env is not None else os.environ, PYTHONUNBUFFERED="1")
+        self.specs: List[NodeSpec] = []
+        if sim == "loopback":
+            self.specs.append(fleet.simulator(dict(
+                {"summary_file": str(self.out / "sim.json"),
+                 "animation_file": str(self.out / "animation.svg")}, **(sim_params or {}))))
+        for robot in fleet.ids:
+            self.specs.append(fleet.planner(robot, dict(
+                {"stats_file": str(self.out / f"{robot}.stats.json")}, **(planner or {}))))
+        self.processes: Dict[str, subprocess.Popen] = {}
+        self._logs: Dict[str, object] = {}
+
+    @staticmethod
+    def key(spec: NodeSpec) -> str:
+        return spec.namespace or spec.name
+
+    def command(self, spec: NodeSpec) -> List[str]:
+        params = self.out / f"{self.key(spec)}.params.yaml"
+        params.write_text(parameter_file(spec))
+        namespace = ["-r", f"__ns:=/{spec.namespace}"] if spec.namespace else []
+        return [sys.executable, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}",
+                *namespace, "--params-file", str(params)]
+
+    def start(self) -> None:
+        for spec in self.specs:
+            key = self.key(spec)
+            log = open(self.out / f"{key}.log", "w")
+            self._logs[key] = log
+            self.processes[key] = subprocess.Popen(self.command(spec), env=self.env,
+                                                   stdout=log, stderr=subprocess.STDOUT)
+
+    def alive(self) -> Dict[str, bool]:
+        return {k: p.poll() is None for k, p in self.processes.items()}
+
+    def kill(self, key: str) -> None:
+        """Kill one process outright (a robot whose computer dies)."""
+        self.processes[key].kill()
+        self.processes[key].wait()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGINT every process (they write their stats and summaries), then kill stragglers."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self._logs.values():
+            log.close()
+
+    def log(self, key: str) -> str:
+        path = self.out / f"{key}.log"
+        return path.read_text() if path.is_file() else ""
+
+    def summary(self, steps_seen: int, seconds: float) -> dict:
+        """Merge the simulator's and the planners' outputs into the run's summary."""
+        sim = _read_json(self.out / "sim.json") or {}
+        decision, pipeline, goals, lost = [], [], 0, set()
+        for robot in self.fleet.ids:
+            stats = _read_json(self.out / f"{robot}.stats.json") or {}
+            decision += stats.get("decision_ms", [])
+            pipeline += stats.get("pipeline_ms", [])
+            goals += sum(stats.get("goals_reached", {}).values())
+            lost.update(stats.get("lost", []))
+        steps = max(int(sim.get("steps", 0) or 0), steps_seen)
+        pogema = sim.get("pogema", {})
+        if pogema.get("lockstep"):
+            goals = int(pogema.get("goals_reached", goals))
+        return {
+            "robots": len(self.fleet.ids), "steps": steps, "goals_reached": goals,
+            "throughput": goals / steps if steps else 0.0,
+            "collisions": sim.get("collisions", {}),
+            "lost_robots": sorted(lost),
+            "decision_latency_ms": _percentiles(decision),
+            "pipeline_latency_ms": _percentiles(pipeline),
+            "pogema": pogema, "seconds": round(seconds, 2),
+            "map": str(self.fleet.map_path), "model": str(self.fleet.model),
+            "animation": str(self.out / "animation.svg"),
+        }
+
+
+def _percentiles(values: List[float]) -> dict:
+    if not values:
+        return {"p50": None, "p99": None, "samples": 0}
+    array = np.array(values)
+    return {"p50": round(float(np.percentile(array, 50)), 3),
+            "p99": round(float(np.percentile(array, 99)), 3), "samples": len(values)}
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class StepWatcher:
+    """Follows ``/fleet/step`` from this process (an rclpy node of its own)."""
+
+    def __init__(self, topic: str = "/fleet/step") -> None:
+        import rclpy
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+        from marlgpt_msgs.msg import FleetStep
+
+        self.rclpy = rclpy
+        rclpy.init()
+        self.node = rclpy.create_node("fleet_runner")
+        self.steps: Dict[int, object] = {}
+        self.lost: List[str] = []
+        self.node.create_subscription(FleetStep, topic, self._on_step,
+                                      QoSProfile(depth=100,
+                                                 reliability=ReliabilityPolicy.RELIABLE))
+
+    def _on_step(self, msg) -> None:
+        self.steps[msg.step] = msg
+        self.lost = list(msg.lost_robot_ids)
+
+    @property
+    def last(self) -> int:
+        return max(self.steps) if self.steps else 0
+
+    def spin(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.rclpy.spin_once(self.node, timeout_sec=max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        if self.rclpy.ok():
+            self.rclpy.shutdown()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        fleet = Fleet.load(args.fleet, robots=args.robots, model=args.model, goals=args.goals)
+    except FleetError as exc:
+        print(f"fleet_runner: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    sim_params = {"motion.time": args.motion_time} if args.motion_time is not None else {}
+    runner = FleetRun(fleet, out, sim=args.sim, sim_params=sim_params)
+    watcher = StepWatcher()
+    started = time.monotonic()
+    print(f"fleet: {len(fleet.ids)} robots on {fleet.map_path.name}, model {fleet.model.name}, "
+          f"{args.steps} steps; logs in {out}/", flush=True)
+    runner.start()
+    status = 0
+    try:
+        last_progress = -1
+        while watcher.last < args.steps:
+            watcher.spin(0.2)
+            dead = [k for k, ok in runner.alive().items() if not ok]
+            if dead and watcher.last == 0:
+                print(f"\nfleet_runner: {', '.join(dead)} exited before the first step; see "
+                      f"{out}/{dead[0]}.log:\n{runner.log(dead[0])[-2000:]}", file=sys.stderr)
+                status = 1
+                break
+            if time.monotonic() - started > args.timeout:
+                print(f"\nfleet_runner: stopped after {args.timeout:.0f} s at step "
+                      f"{watcher.last}", file=sys.stderr)
+                status = 1
+                break
+            if watcher.last != last_progress and not args.no_progress:
+                last_progress = watcher.last
+                elapsed = time.monotonic() - started
+                lost = f" | lost {','.join(watcher.lost)}" if watcher.lost else ""
+                print(f"\rstep {watcher.last}/{args.steps} | {elapsed:5.1f} s{lost}   ",
+                      end="", flush=True)
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        runner.stop()
+        watcher.close()
+    summary = runner.summary(watcher.last, time.monotonic() - started)
+    print()
+    print(json.dumps({k: summary[k] for k in ("robots", "steps", "goals_reached", "throughput",
+                                              "collisions", "decision_latency_ms",
+                                              "pipeline_latency_ms")}, indent=2))
+    target = Path(args.summary_json) if args.summary_json else out / "summary.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"summary: {target}\nanimation: {summary['animation']}")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m marlgpt_planner.fleet_runner",
+        description="Run a marlgpt fleet from its description: the loopback simulator plus "
+        "one planner process per robot over DDS, a live progress line, and at the end a "
+        "summary JSON (steps, robots, goals, throughput, collisions, decision and pipeline "
+        "latency) and an animated SVG of the run.",
+        epilog="example: python -m marlgpt_planner.fleet_runner --robots 8 --steps 200 "
+        "--summary-json out/demo/summary.json")
+    parser.add_argument("--fleet", default=str(DEFAULT_FLEET), metavar="YAML",
+                        help="fleet description (default: the package's fleet_maze.yaml)")
+    parser.add_argument("--robots", type=int, default=None, metavar="N",
+                        help="run N robots (robot1..robotN) instead of the description's")
+    parser.add_argument("--steps", type=int, default=100, metavar="N",
+                        help="fleet steps to run (default: %(default)s)")
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="exported model (default: the description's)")
+    parser.add_argument("--goals", choices=("pogema", "generator"), default=None,
+                        help="goal source (default: the description's)")
+    parser.add_argument("--sim", choices=("loopback", "none"), default="loopback",
+                        help="loopback: start the loopback simulator; none: real robots")
+    parser.add_argument("--motion-time", type=float, default=None, metavar="S",
+                        help="simulated seconds per cell (default: the description's)")
+    parser.add_argument("--out", default="out/demo", metavar="DIR",
+                        help="logs, parameter files, stats and animation (default: %(default)s)")
+    parser.add_argument("--summary-json", default=None, metavar="PATH",
+                        help="where to write the summary (default: OUT/summary.json)")
+    parser.add_argument("--timeout", type=float, default=1800.0, metavar="S",
+                        help="give up after this many seconds (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.steps < 1:
+        print("fleet_runner: --steps must be at least 1", file=sys.stderr)
+        return 2
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

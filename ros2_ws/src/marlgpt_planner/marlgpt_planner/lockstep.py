@@ -1,0 +1,231 @@
+"""The fleet's lock-step protocol as pure logic: one planner's view of the whole fleet.
+
+Every planner keeps a :class:`Fleet` fed with every ``RobotState`` it hears (its own robots'
+included) and asks it what may happen next. Step ``s`` (from 1) runs:
+
+1. **start**: every live robot has reported ``ARRIVED`` or ``TIMED_OUT`` for step ``s - 1``
+   (step 0: the robot is ready), with its cell and its goal for step ``s``. From these every
+   planner knows the same positions, goals and move history.
+2. **propose**: each planner runs the policy for its own robots and reports ``PROPOSING``
+   with the intended cell.
+3. **resolve**: once every live robot's proposal for ``s`` is in, every planner applies
+   POGEMA's soft rule to the same inputs in the same order (the fleet description's) and gets
+   the same outcome, with no leader.
+4. **move**: each planner sends its robots to their resolved cells and reports ``ARRIVED``
+   (or ``TIMED_OUT`` with the cell it ended in), which is step ``s + 1``'s start.
+
+A robot not heard from for ``lost_after`` seconds while the fleet waits on it is lost: it is
+dropped from the fleet and its last cell (and the cell it was last sent to) become obstacles,
+entered by nobody, for every later step. Pure Python + numpy, Python >= 3.8.
+"""
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+
+import numpy as np
+
+from marlgpt_planner.actions import moves
+from marlgpt_planner.soft_rule import resolve
+
+Cell = Tuple[int, int]
+
+# RobotState status values (marlgpt_msgs/RobotState; kept here so this module needs no ROS).
+UNKNOWN, PROPOSING, MOVING, ARRIVED, TIMED_OUT, HOLDING = range(6)
+#: Moves remembered per robot (the encoder reads the most recent ones).
+HISTORY = 8
+
+
+class Report(NamedTuple):
+    """The parts of a RobotState the protocol reads."""
+
+    robot_id: str
+    step: int
+    status: int
+    current: Cell
+    intended: Cell
+    goal: Cell
+    goals_reached: int = 0
+
+
+class Outcome(NamedTuple):
+    """A resolved step: per live robot, in fleet order."""
+
+    step: int
+    robot_ids: List[str]
+    from_cells: List[Cell]
+    to_cells: List[Cell]
+    moved: List[bool]
+    lost: List[str]
+
+
+class Fleet:
+    """One planner's view of the fleet (see the module doc).
+
+    Args:
+        robot_ids: every robot of the fleet, in the fleet description's order (the soft
+            rule's agent numbering).
+        lost_after: seconds of silence after which a robot the fleet waits on is lost.
+        startup_timeout: the same before the first step (planners start at their own pace).
+    """
+
+    def __init__(self, robot_ids: Sequence[str], lost_after: float = 5.0,
+                 startup_timeout: float = 60.0) -> None:
+        if len(set(robot_ids)) != len(robot_ids) or not robot_ids:
+            raise ValueError(f"robot ids must be unique and non-empty, got {list(robot_ids)}")
+        self.order = list(robot_ids)
+        self.lost_after = lost_after
+        self.startup_timeout = startup_timeout
+        self.step = 1
+        self.live: List[str] = list(robot_ids)
+        self.lost: List[str] = []
+        self.lost_cells: Set[Cell] = set()
+        self.history: Dict[str, List[int]] = {r: [0] * HISTORY for r in robot_ids}
+        self.positions: Dict[str, Cell] = {}
+        self.goals: Dict[str, Cell] = {}
+        self.goals_reached: Dict[str, int] = {r: 0 for r in robot_ids}
+        self.last_heard: Dict[str, float] = {}
+        self.last_to: Dict[str, Cell] = {}
+        self._reports: Dict[Tuple[str, int, str], Report] = {}
+        self._started = 0  # last step whose start state has been taken
+
+    # --- input -------------------------------------------------------------------------------
+    def receive(self, report: Report, now: float) -> None:
+        """Record a robot's report (duplicates and stale steps are harmless)."""
+        if report.robot_id not in self.history:
+            return
+        self.last_heard[report.robot_id] = now
+        if report.step + 1 < self.step:
+            return
+        robot, step = report.robot_id, report.step
+        if report.status in (ARRIVED, TIMED_OUT):
+            self._reports[robot, step, "end"] = report
+        elif report.status in (PROPOSING, MOVING):
+            # A proposal for s means the robot ended s - 1 where it stands, with that goal;
+            # a move in s was its proposal (its intended cell is where it was sent).
+            self._reports.setdefault((robot, step, "proposal"), report)
+            if step >= 1:
+                self._reports.setdefault((robot, step - 1, "end"), report._replace(
+                    step=step - 1, status=ARRIVED, intended=report.current))
+
+    def heard(self, robot_id: str, now: float) -> None:
+        """Any sign of life from a robot (e.g. a heartbeat with another status)."""
+        if robot_id in self.history:
+            self.last_heard[robot_id] = now
+
+    # --- step start ---------------------------------------------------------------------------
+    def waiting_for_start(self) -> List[str]:
+        return [r for r in self.live if (r, self.step - 1, "end") not in self._reports]
+
+    def can_start(self) -> bool:
+        return self._started < self.step and not self.waiting_for_start()
+
+    def start(self) -> Dict[str, Tuple[Cell, Cell]]:
+        """Take step ``self.step``'s start state; returns robot -> (cell, goal)."""
+        if not self.can_start():
+            raise RuntimeError(f"step {self.step} cannot start yet: waiting for "
+                               f"{self.waiting_for_start()}")
+        for robot in self.live:
+            report = self._reports[robot, self.step - 1, "end"]
+            cell = tuple(report.current)
+            before = self.positions.get(robot)
+            if before is not None:
+                adjacent = abs(before[0] - cell[0]) + abs(before[1] - cell[1]) <= 1
+                move = int(moves(np.array([before]), np.array([cell]))[0]) if adjacent else 0
+                self.history[robot] = [move] + self.history[robot][:-1]
+            self.positions[robot] = cell
+            self.goals[robot] = tuple(report.goal)
+            self.goals_reached[robot] = report.goals_reached
+        self._started = self.step
+        return {r: (self.positions[r], self.goals[r]) for r in self.live}
+
+    def grid_state(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(positions, goals, history) of the live robots in fleet order, as arrays."""
+        positions = np.array([self.positions[r] for r in self.live], dtype=np.int64)
+        goals = np.array([self.goals[r] for r in self.live], dtype=np.int64)
+        history = np.array([self.history[r] for r in self.live], dtype=np.int64)
+        return positions.reshape(-1, 2), goals.reshape(-1, 2), history.reshape(-1, HISTORY)
+
+    # --- resolution ---------------------------------------------------------------------------
+    def waiting_for_proposals(self) -> List[str]:
+        return [r for r in self.live if (r, self.step, "proposal") not in self._reports]
+
+    def can_resolve(self) -> bool:
+        return self._started == self.step and not self.waiting_for_proposals()
+
+    def resolve(self) -> Outcome:
+        """Apply the soft rule to step ``self.step``'s proposals and advance to the next step."""
+        if not self.can_resolve():
+            raise RuntimeError(f"step {self.step} cannot resolve yet: waiting for "
+                               f"{self.waiting_for_proposals()}")
+        ids = list(self.live)
+        start = [self.positions[r] for r in ids]
+        intended = []
+        for robot, cell in zip(ids, start):
+            target = tuple(self._reports[robot, self.step, "proposal"].intended)
+            # A proposal must be a wait or a 4-neighbour move; anything else waits.
+            if abs(target[0] - cell[0]) + abs(target[1] - cell[1]) > 1:
+                target = cell
+            intended.append(target)
+        # Lost robots' cells act as agents that always wait: nobody enters them.
+        blockers = sorted(self.lost_cells - set(start))
+        positions = np.array(start + blockers, dtype=np.int64).reshape(-1, 2)
+        targets = np.array(intended + blockers, dtype=np.int64).reshape(-1, 2)
+        after, moved = resolve(positions, targets)
+        to_cells = [tuple(int(v) for v in cell) for cell in after[:len(ids)]]
+        outcome = Outcome(self.step, ids, start, to_cells, [bool(m) for m in moved[:len(ids)]],
+                          list(self.lost))
+        self.last_to.update(zip(ids, to_cells))
+        self._forget(self.step - 1)
+        self.step += 1
+        return outcome
+
+    def end_cell(self, robot: str, step: int) -> Optional[Cell]:
+        """Where ``robot`` reported ending ``step`` (None while it has not)."""
+        report = self._reports.get((robot, step, "end"))
+        return None if report is None else tuple(report.current)
+
+    # --- failures -----------------------------------------------------------------------------
+    def check_lost(self, now: float) -> List[str]:
+        """Drop robots the fleet waits on that have been silent for ``lost_after`` seconds."""
+        waiting = (self.waiting_for_start() if self._started < self.step
+                   else self.waiting_for_proposals())
+        limit = self.startup_timeout if self.step == 1 and self._started == 0 else self.lost_after
+        newly = [r for r in waiting if now - self.last_heard.get(r, now) > limit]
+        for robot in newly:
+            self.mark_lost(robot)
+        return newly
+
+    def mark_lost(self, robot: str) -> None:
+        if robot not in self.live:
+            return
+        self.live.remove(robot)
+        self.lost.append(robot)
+        for cell in (self.positions.get(robot), self.last_to.get(robot)):
+            if cell is not None:
+                self.lost_cells.add(cell)
+
+    def start_waiting(self, robots: Sequence[str], now: float) -> None:
+        """Begin the silence clock of robots never heard from (at start-up)."""
+        for robot in robots:
+            self.last_heard.setdefault(robot, now)
+
+    def _forget(self, step: int) -> None:
+        for key in [k for k in self._reports if k[1] < step]:
+            del self._reports[key]
+
+    def lost_obstacles(self) -> Optional[List[Cell]]:
+        return sorted(self.lost_cells) if self.lost_cells else None
+
+
+def followed(outcome: Outcome, robot: str) -> Optional[str]:
+    """The robot whose cell ``robot`` moves into while that one leaves it in the same step
+    (POGEMA allows following), unless the chain of such robots closes into a rotation.
+    A follower waits for that robot to arrive before it starts, so they never meet."""
+    index = {r: i for i, r in enumerate(outcome.robot_ids)}
+    leaving = {outcome.from_cells[i]: r for i, r in enumerate(outcome.robot_ids)
+               if outcome.moved[i] and outcome.from_cells[i] != outcome.to_cells[i]}
+    me = index[robot]
+    leader = leaving.get(outcome.to_cells[me]) if outcome.moved[me] else None
+    current, seen = leader, {robot}
+    while current is not None and current not in seen:
+        seen.add(current)
+        current = leaving.get(outcome.to_cells[index[current]])
+    return None if current == robot else leader
