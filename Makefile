@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 RUN := scripts/run
 PYTEST_ARGS ?=
+ARGS ?=
 
 .PHONY: help setup test lint format shell demo lock clean
 
@@ -24,10 +25,8 @@ format: setup  ## ruff autofix and format
 shell: setup  ## an interactive shell with the venv active and ros2_ws sourced
 	@$(RUN)
 
-demo: setup  ## the maze demo on the loopback simulator (arrives with the planner node)
-	@echo "make demo: the maze demo arrives with the planner node and the loopback simulator;" >&2
-	@echo "it is not built yet (see README.md, 'Status')." >&2
-	@exit 2
+demo: setup  ## the maze demo: 4 robots on the loopback simulator (options: ARGS="--robots 8 --steps 200")
+	@$(RUN) python -m marlgpt_planner.fleet_runner $(ARGS)
 
 lock: setup  ## re-resolve requirements/base.in into requirements/lock.txt
 	@$(RUN) python scripts/lock.py requirements/base.in requirements/lock.txt

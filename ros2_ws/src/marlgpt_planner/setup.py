@@ -13,6 +13,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
         ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
+        ("share/" + PACKAGE + "/config/maps", glob("config/maps/*")),
         ("share/" + PACKAGE + "/models", glob("models/*")),
         ("lib/" + PACKAGE, ["scripts/build_engine.sh"]),
     ],
@@ -23,5 +24,9 @@ setup(
     description="MARL-GPT multi-robot planner for ROS 2 (robot runtime).",
     license="Apache-2.0",
     python_requires=">=3.8",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "planner = marlgpt_planner.planner_node:main",
+        "loopback_sim = marlgpt_planner.sim.loopback:main",
+        "fleet_runner = marlgpt_planner.fleet_runner:main",
+    ]},
 )

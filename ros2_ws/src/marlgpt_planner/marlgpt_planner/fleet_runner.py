@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
+import yaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet, FleetError, NodeSpec, parameter_file
 
@@ -177,7 +178,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     sim_params = {"motion.time": args.motion_time} if args.motion_time is not None else {}
-    runner = FleetRun(fleet, out, sim=args.sim, sim_params=sim_params)
+    planner = dict(item.split("=", 1) for item in args.set)
+    for key, value in planner.items():
+        planner[key] = yaml.safe_load(value)
+    if args.sample:
+        planner["model.sample"] = True
+    runner = FleetRun(fleet, out, sim=args.sim, planner=planner, sim_params=sim_params)
     watcher = StepWatcher()
     started = time.monotonic()
     print(f"fleet: {len(fleet.ids)} robots on {fleet.map_path.name}, model {fleet.model.name}, "
@@ -241,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="exported model (default: the description's)")
     parser.add_argument("--goals", choices=("pogema", "generator"), default=None,
                         help="goal source (default: the description's)")
+    parser.add_argument("--sample", action="store_true",
+                        help="planners sample actions from the policy instead of taking the "
+                        "most likely one")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a planner parameter for every robot, e.g. --set "
+                        "nav.step_timeout=10 (repeatable; names as in config/planner.yaml)")
     parser.add_argument("--sim", choices=("loopback", "none"), default="loopback",
                         help="loopback: start the loopback simulator; none: real robots")
     parser.add_argument("--motion-time", type=float, default=None, metavar="S",
@@ -259,6 +271,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.steps < 1:
         print("fleet_runner: --steps must be at least 1", file=sys.stderr)
+        return 2
+    bad = [item for item in args.set if "=" not in item]
+    if bad:
+        print(f"fleet_runner: --set needs KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
         return 2
     return run(args)
 

@@ -66,7 +66,7 @@ class MapError(ValueError):
 
 def coarsen(data: Sequence[int], width: int, height: int, resolution: float,
             origin_x: float, origin_y: float, origin_yaw: float, lattice: Lattice,
-            occupied_threshold: int = 65, occupied_fraction: float = 0.1,
+            occupied_threshold: int = 65, occupied_fraction: float = 0.2,
             unknown_fraction: float = 0.5, unknown_policy: str = "obstacle") -> np.ndarray:
     """Obstacles (rows, cols) of the lattice from a ``nav_msgs/OccupancyGrid``'s fields.
 

@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from nav_msgs.msg import OccupancyGrid
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
@@ -40,6 +38,7 @@ from marlgpt_planner.lattice import (
 )
 from marlgpt_planner.nav_client import NavigationClient
 from marlgpt_planner.policy import ModelError, Policy, encoder_expectation
+from marlgpt_planner.ros_main import run_node
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -68,7 +67,7 @@ PARAMETERS = (
     ("fleet_protocol.lost_after", 5.0), ("fleet_protocol.startup_timeout", 60.0),
     ("fleet_protocol.heartbeat", 0.5),
     ("fleet_protocol.state_topic", "/fleet/state"), ("fleet_protocol.step_topic", "/fleet/step"),
-    ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 50.0),
+    ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 20.0),
 )
 
 
@@ -93,6 +92,7 @@ class RobotDriver:
         self.message = "waiting for map and pose"
         self.report: Optional[RobotState] = None
         self.recent: Dict[tuple, RobotState] = {}  # (step, status) -> this and last step's
+        self.published_at = 0.0
         self.lost = False
         # The step being moved: (step, from cell, to cell, deadline) or None.
         self.moving: Optional[tuple] = None
@@ -136,7 +136,6 @@ class PlannerNode(Node):
         if self.goals_source not in ("generator", "topic"):
             raise ValueError(f"goals.source must be generator or topic, got {self.goals_source!r}")
         self._step_ready_at: Optional[float] = None
-        self._last_heartbeat = 0.0
         self._last_diagnostics = 0.0
         self._warned: Dict[str, float] = {}
         self.halted = False
@@ -244,8 +243,9 @@ class PlannerNode(Node):
         if cell is not None and not self.lattice.contains(cell):
             self._warn("off-" + driver.id, f"{driver.id}: pose ({x:.2f}, {y:.2f}) is outside "
                        "the lattice")
-        driver.nav.pose(x, y, now)
-        self._advance()
+        driver.nav.pose(x, y, now)  # may report an arrival, which advances the protocol
+        if not driver.ready:
+            self._advance()
 
     def _on_goal(self, driver: RobotDriver, msg: Goal) -> None:
         if msg.robot_id and msg.robot_id != driver.id:
@@ -297,10 +297,10 @@ class PlannerNode(Node):
             if driver.goals.waiting and driver.goals.poll():
                 self._advance()
         self._advance()
-        if now - self._last_heartbeat >= self.heartbeat:
-            self._last_heartbeat = now
-            for driver in self.drivers.values():
-                for msg in driver.recent.values():  # a missed message is never fatal
+        for driver in self.drivers.values():
+            if now - driver.published_at >= self.heartbeat:  # quiet robot: repeat its states
+                driver.published_at = now
+                for msg in driver.recent.values():  # so a missed message is never fatal
                     self.state_pub.publish(msg)
         if now - self._last_diagnostics >= 1.0:
             self._last_diagnostics = now
@@ -413,9 +413,9 @@ class PlannerNode(Node):
             else:
                 driver.message = f"moving {src} -> {dst} once {driver.leader} has left it"
                 self._follow(driver, now)
-        if self._step_ready_at is not None:
+        if self._step_ready_at is not None and outcome.step > 1:  # step 1 includes start-up
             self.stats["pipeline_ms"].append((time.monotonic() - self._step_ready_at) * 1e3)
-            self._step_ready_at = None
+        self._step_ready_at = None
         self._publish_markers(outcome)
         if outcome.step % 50 == 0:
             self._write_stats()
@@ -486,6 +486,7 @@ class PlannerNode(Node):
             msg.pose.position.x, msg.pose.position.y = driver.pose[0], driver.pose[1]
         driver.report = msg
         driver.recent[step, status] = msg
+        driver.published_at = time.monotonic()
         for key in [k for k in driver.recent if k[0] < step - 1]:
             del driver.recent[key]
         self.state_pub.publish(msg)
@@ -563,22 +564,8 @@ def _fleet_step_msg(outcome: lockstep.Outcome, stamp) -> FleetStep:
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PlannerNode()
-        rclpy.spin(node)
-    except (ModelError, MapError, ValueError) as exc:
-        print(f"marlgpt_planner: {exc}", flush=True)
-        raise SystemExit(2) from None
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node._write_stats()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    run_node(PlannerNode, "marlgpt_planner", errors=(ModelError, MapError, ValueError),
+             on_exit=lambda node: node._write_stats(), args=args)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-import rclpy
 from action_msgs.msg import GoalStatus  # noqa: F401  (documents the statuses used)
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from nav_msgs.msg import OccupancyGrid
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
@@ -41,6 +39,7 @@ from rclpy.task import Future
 from marlgpt_msgs.msg import FleetStep, Goal
 from marlgpt_planner.grid import parse_grid
 from marlgpt_planner.lattice import Lattice, quaternion_to_yaw, render_occupancy
+from marlgpt_planner.ros_main import run_node
 from marlgpt_planner.sim.animation import write_svg
 from marlgpt_planner.sim.world import World
 
@@ -366,22 +365,7 @@ def _parse_faults(entries, fields: int) -> Dict[str, list]:
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = LoopbackSim()
-        rclpy.spin(node)
-    except ValueError as exc:
-        print(f"loopback_sim: {exc}", flush=True)
-        raise SystemExit(2) from None
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.write_outputs()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    run_node(LoopbackSim, "loopback_sim", on_exit=lambda node: node.write_outputs(), args=args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,43 @@
+"""Running a node as a process: init, spin until SIGINT/SIGTERM, clean up, clear errors.
+
+rclpy's own signal handling can interrupt a message being taken, which surfaces as an
+unrelated error at shutdown; here the signals only set a flag and the spin loop ends cleanly,
+so a node stopped by the fleet runner (or Ctrl-C) always gets to write its outputs.
+"""
+import signal
+import sys
+from typing import Callable, Optional, Tuple, Type
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+
+def run_node(factory: Callable[[], "rclpy.node.Node"], name: str,
+             errors: Tuple[Type[BaseException], ...] = (ValueError,),
+             on_exit: Optional[Callable[["rclpy.node.Node"], None]] = None,
+             args=None) -> None:
+    """Create the node with ``factory`` and spin it; ``errors`` raised while creating it are
+    printed as ``name: message`` with exit status 2; ``on_exit(node)`` runs on the way out."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.append(True))
+    node = None
+    try:
+        try:
+            node = factory()
+        except errors as exc:
+            print(f"{name}: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while not stop and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    finally:
+        if node is not None:
+            if on_exit is not None:
+                on_exit(node)
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
