@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 
 from marlgpt_planner.encoder import Encoder, GridState
-from marlgpt_planner.lattice import (CellTracker, Lattice, MapError, coarsen, heading,
-                                     quaternion_to_yaw, render_occupancy, yaw_to_quaternion)
+from marlgpt_planner.lattice import (
+    CellTracker,
+    Lattice,
+    MapError,
+    coarsen,
+    heading,
+    quaternion_to_yaw,
+    render_occupancy,
+    yaw_to_quaternion,
+)
 from marlgpt_training.data.maps import make_map
 
 LATTICE = Lattice(1.0, 4.0, 0.3, 10, 12)

@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 
 from marlgpt_planner.goals import Goals, random_goal
-from marlgpt_planner.lockstep import (ARRIVED, MOVING, PROPOSING, TIMED_OUT, Fleet, Outcome,
-                                      Report, followed)
+from marlgpt_planner.lockstep import (
+    ARRIVED,
+    MOVING,
+    PROPOSING,
+    TIMED_OUT,
+    Fleet,
+    Outcome,
+    Report,
+    followed,
+)
 from marlgpt_planner.soft_rule import resolve
 
 IDS = ["a", "b", "c"]

@@ -192,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     try:
         last_progress = -1
+        tty = sys.stdout.isatty()
         while watcher.last < args.steps:
             watcher.spin(0.2)
             dead = [k for k, ok in runner.alive().items() if not ok]
@@ -209,8 +210,11 @@ def run(args: argparse.Namespace) -> int:
                 last_progress = watcher.last
                 elapsed = time.monotonic() - started
                 lost = f" | lost {','.join(watcher.lost)}" if watcher.lost else ""
-                print(f"\rstep {watcher.last}/{args.steps} | {elapsed:5.1f} s{lost}   ",
-                      end="", flush=True)
+                line = f"step {watcher.last}/{args.steps} | {elapsed:5.1f} s{lost}"
+                if tty:
+                    print(f"\r{line}   ", end="", flush=True)
+                elif watcher.last % max(1, args.steps // 10) == 0:
+                    print(line, flush=True)  # a log, not a terminal: every tenth
     except KeyboardInterrupt:
         status = 130
     finally:
