@@ -19,6 +19,8 @@ from tests.conftest import REPO
 PACKAGE = REPO / "ros2_ws" / "src" / "marlgpt_planner"
 MAZE = PACKAGE / "config" / "maps" / "maze_17x17.txt"
 MODEL = PACKAGE / "models" / "marlgpt.onnx"
+#: Sampled actions keep the robots moving (the bundled model, greedy, mostly waits).
+MOVING = {"model.sample": True}
 FAST_SIM = {"motion.time": 0.05, "motion.jitter": 0.3, "pose.rate": 40.0}
 
 
@@ -35,9 +37,9 @@ def fleet_file(tmp_path: Path, robots, goals: str = "pogema", seed: int = 0,
 
 
 def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals="pogema",
-              planner=None, sim=None, during=None, timeout: float = 90.0):
-    """Run a fleet until ``steps`` steps are resolved; ``during(run, watcher)`` is called
-    every 0.2 s. Returns (summary, run)."""
+              planner=None, sim=None, during=None, until=None, timeout: float = 90.0):
+    """Run a fleet until ``steps`` steps are resolved (or ``until(watcher)`` holds);
+    ``during(run, watcher)`` is called between spins. Returns (summary, run)."""
     monkeypatch.setenv("ROS_DOMAIN_ID", ros_env["ROS_DOMAIN_ID"])
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     fleet = Fleet.load(fleet_file(tmp_path, robots, goals, planner=planner))
@@ -47,8 +49,8 @@ def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals=
     started = time.monotonic()
     run.start()
     try:
-        while watcher.last < steps:
-            watcher.spin(0.2)
+        while (watcher.last < steps) if until is None else not until(watcher):
+            watcher.spin(0.05)
             if during is not None:
                 during(run, watcher)
             assert time.monotonic() - started < timeout, (
@@ -57,7 +59,7 @@ def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals=
     finally:
         run.stop()
         watcher.close()
-    return run.summary(watcher.last, time.monotonic() - started), run
+    return run.summary(watcher.last, time.monotonic() - started, watcher.lost), run
 
 
 def test_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scores(
@@ -92,9 +94,13 @@ def test_a_killed_robot_becomes_an_obstacle_and_the_rest_go_on(tmp_path, ros_env
             run.kill("robot2")
             killed["at"] = watcher.last
 
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 20, robots=4, goals="generator",
-                             during=kill_robot2)
-    assert killed and summary["steps"] >= 20
+    def ten_steps_after_the_loss(watcher) -> bool:
+        return "robot2" in watcher.lost and watcher.last >= watcher.lost_at + 10
+
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 0, robots=4, goals="generator",
+                             planner=MOVING, during=kill_robot2,
+                             until=ten_steps_after_the_loss)
+    assert killed and summary["steps"] >= killed["at"] + 10
     assert summary["lost_robots"] == ["robot2"]
     assert summary["collisions"]["total"] == 0
     for robot in ("robot1", "robot3", "robot4"):
@@ -102,8 +108,17 @@ def test_a_killed_robot_becomes_an_obstacle_and_the_rest_go_on(tmp_path, ros_env
 
 
 def test_an_aborted_nav2_goal_is_retried(tmp_path, ros_env, monkeypatch) -> None:
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 15, robots=3, goals="generator",
-                             sim={"faults.abort": ["robot1:1", "robot1:2"]})
+    state = {}
+
+    def retried_twice(watcher) -> bool:
+        log = (tmp_path / "run" / "robot1.log").read_text()
+        if "retry 2/2" in log and "at" not in state:
+            state["at"] = watcher.last
+        return "at" in state and watcher.last >= max(15, state["at"] + 5)
+
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 0, robots=3, goals="generator",
+                             planner=MOVING, sim={"faults.abort": ["robot1:1", "robot1:2"]},
+                             until=retried_twice)
     assert summary["steps"] >= 15 and summary["collisions"]["total"] == 0
     log = run.log("robot1")
     assert "goal aborted, retry 1/2" in log and "goal aborted, retry 2/2" in log
@@ -113,7 +128,8 @@ def test_an_aborted_nav2_goal_is_retried(tmp_path, ros_env, monkeypatch) -> None
 def test_stale_poses_make_a_robot_hold_while_the_fleet_goes_on(tmp_path, ros_env,
                                                               monkeypatch) -> None:
     summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 25, robots=3, goals="generator",
-                             planner={"pose.timeout": 0.3, "nav.step_timeout": 1.0},
+                             planner=dict(MOVING, **{"pose.timeout": 0.3,
+                                                     "nav.step_timeout": 1.0}),
                              sim={"faults.pose_gap": ["robot1:0.5:2.0"]})
     assert summary["steps"] >= 25 and summary["collisions"]["total"] == 0
     assert "holding" in run.log("robot1")

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import yaml
@@ -77,13 +77,18 @@ class FleetRun:
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
+        started = time.monotonic()
+        deadline = started + timeout
+        self.exit_seconds: Dict[str, float] = {}
+        for key, process in self.processes.items():
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                print(f"fleet_runner: {key} did not stop within {timeout:.0f} s; killed",
+                      file=sys.stderr)
                 process.kill()
                 process.wait()
+            self.exit_seconds[key] = round(time.monotonic() - started, 2)
         for log in self._logs.values():
             log.close()
 
@@ -91,10 +96,11 @@ class FleetRun:
         path = self.out / f"{key}.log"
         return path.read_text() if path.is_file() else ""
 
-    def summary(self, steps_seen: int, seconds: float) -> dict:
-        """Merge the simulator's and the planners' outputs into the run's summary."""
+    def summary(self, steps_seen: int, seconds: float, lost: Sequence[str] = ()) -> dict:
+        """Merge the simulator's and the planners' outputs (and the robots seen ``lost`` on
+        ``/fleet/step``) into the run's summary."""
         sim = _read_json(self.out / "sim.json") or {}
-        decision, pipeline, goals, lost = [], [], 0, set()
+        decision, pipeline, goals, lost = [], [], 0, set(lost)
         for robot in self.fleet.ids:
             stats = _read_json(self.out / f"{robot}.stats.json") or {}
             decision += stats.get("decision_ms", [])
@@ -113,6 +119,7 @@ class FleetRun:
             "decision_latency_ms": _percentiles(decision),
             "pipeline_latency_ms": _percentiles(pipeline),
             "pogema": pogema, "seconds": round(seconds, 2),
+            "exit_seconds": getattr(self, "exit_seconds", {}),
             "map": str(self.fleet.map_path), "model": str(self.fleet.model),
             "animation": str(self.out / "animation.svg"),
         }
@@ -147,13 +154,16 @@ class StepWatcher:
         self.node = rclpy.create_node("fleet_runner")
         self.steps: Dict[int, object] = {}
         self.lost: List[str] = []
+        self.lost_at = 0  # the step at which the last robot was lost
         self.node.create_subscription(FleetStep, topic, self._on_step,
                                       QoSProfile(depth=100,
                                                  reliability=ReliabilityPolicy.RELIABLE))
 
     def _on_step(self, msg) -> None:
         self.steps[msg.step] = msg
-        self.lost = list(msg.lost_robot_ids)
+        if len(msg.lost_robot_ids) > len(self.lost):
+            self.lost = list(msg.lost_robot_ids)
+            self.lost_at = msg.step
 
     @property
     def last(self) -> int:
@@ -220,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         runner.stop()
         watcher.close()
-    summary = runner.summary(watcher.last, time.monotonic() - started)
+    summary = runner.summary(watcher.last, time.monotonic() - started, watcher.lost)
     print()
     print(json.dumps({k: summary[k] for k in ("robots", "steps", "goals_reached", "throughput",
                                               "collisions", "decision_latency_ms",
