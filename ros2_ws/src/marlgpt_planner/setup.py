@@ -14,6 +14,7 @@ setup(
         ("share/" + PACKAGE, ["package.xml"]),
         ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
         ("share/" + PACKAGE + "/config/maps", glob("config/maps/*")),
+        ("share/" + PACKAGE + "/launch", glob("launch/*.launch.py")),
         ("share/" + PACKAGE + "/models", glob("models/*")),
         ("lib/" + PACKAGE, ["scripts/build_engine.sh"]),
     ],

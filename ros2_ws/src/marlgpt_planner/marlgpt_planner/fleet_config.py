@@ -17,7 +17,7 @@ from marlgpt_planner.grid import parse_grid, render_grid
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_FLEET = PACKAGE_DIR / "config" / "fleet_maze.yaml"
 GOAL_MODES = ("pogema", "generator")
-SIMS = ("loopback", "none")
+SIMS = ("loopback", "gazebo", "none")
 
 
 class NodeSpec(NamedTuple):
@@ -61,13 +61,17 @@ class Fleet:
         if self.goals not in GOAL_MODES:
             raise FleetError(f"{source}: goals must be one of {GOAL_MODES}, got {self.goals!r}")
         self.seed = int(data.get("seed", 0))
+        self.prefix = str(data.get("prefix", "robot"))
         self.planner_parameters: Dict[str, Any] = dict(data.get("planner") or {})
         self.sim_parameters: Dict[str, Any] = dict(data.get("sim") or {})
         self.robots = self._robots(data.get("robots", 4))
 
     @classmethod
-    def load(cls, path: "str | Path" = DEFAULT_FLEET, robots: Optional[int] = None,
-             model: Optional[str] = None, goals: Optional[str] = None) -> "Fleet":
+    def load(cls, path: "str | Path" = DEFAULT_FLEET, robots=None,
+             model: Optional[str] = None, goals: Optional[str] = None,
+             map_path: Optional[str] = None, prefix: Optional[str] = None) -> "Fleet":
+        """Load a description; ``robots`` (a count, a list of ids or "a,b,c"), ``model``,
+        ``goals``, ``map_path`` and the id ``prefix`` of counted robots override it."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text()) or {}
@@ -75,8 +79,17 @@ class Fleet:
             raise FleetError(f"{path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
             raise FleetError(f"{path}: not valid YAML ({exc})") from None
+        if isinstance(robots, str):
+            robots = int(robots) if robots.strip().isdigit() else \
+                [r.strip() for r in robots.split(",") if r.strip()]
+        if isinstance(robots, list):
+            robots = [r if isinstance(r, dict) else {"id": str(r)} for r in robots]
         if robots is not None:
             data["robots"] = robots
+        if map_path is not None:
+            data["map"] = str(Path(map_path).resolve())
+        if prefix is not None:
+            data["prefix"] = prefix
         if model is not None:
             data["model"] = str(Path(model).resolve())
         if goals is not None:
@@ -95,13 +108,17 @@ class Fleet:
                 raise FleetError(f"{self.source}: robots must be 1..{len(free)} (free cells), "
                                  f"got {value}")
             picks = np.random.default_rng(self.seed).permutation(len(free))[:value]
-            return [Robot(f"robot{i + 1}", tuple(int(v) for v in free[k]))
+            return [Robot(f"{self.prefix}{i + 1}", tuple(int(v) for v in free[k]))
                     for i, k in enumerate(sorted(picks))]
+        starts = iter(self._robots(len(value)) if value else [])
         robots = []
         for entry in value or []:
             if not isinstance(entry, dict) or "id" not in entry:
                 raise FleetError(f"{self.source}: each robot needs an id, got {entry!r}")
             start = entry.get("start")
+            seeded = next(starts).start
+            if start is None and self.goals == "generator":
+                start = seeded  # listed without a start: a seeded free cell
             if start is not None:
                 start = (int(start[0]), int(start[1]))
                 if not (0 <= start[0] < self.obstacles.shape[0]
@@ -151,10 +168,21 @@ class Fleet:
                         params)
 
     def nodes(self, sim: str = "loopback") -> List[NodeSpec]:
+        """What ``maze.launch.py sim:=SIM`` starts: the loopback simulator and a planner per
+        robot; with Gazebo or real robots, the planners alone, reading the fleet's map as a
+        static grid and each robot's ``amcl_pose`` (Nav2 localization on the shared maze map),
+        unless the description's ``planner`` parameters say otherwise."""
         if sim not in SIMS:
             raise FleetError(f"sim must be one of {SIMS}, got {sim!r}")
-        specs = [self.planner(r) for r in self.ids]
-        return ([self.simulator()] if sim == "loopback" else []) + specs
+        if sim == "loopback":
+            return [self.simulator()] + [self.planner(r) for r in self.ids]
+        if self.goals == "pogema":
+            raise FleetError(f"{self.source}: goals: pogema needs the loopback simulator; use "
+                             "goals: generator with sim " + sim)
+        robot_side = {"map.source": "static", "map.static": render_grid(self.obstacles),
+                      "pose.topic": "amcl_pose"}
+        robot_side.update(self.planner_parameters)
+        return [self.planner(r, robot_side) for r in self.ids]
 
 
 def read_map(text: str) -> np.ndarray:

@@ -34,14 +34,17 @@ class FleetRun:
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.env = dict(env if env is not None else os.environ, PYTHONUNBUFFERED="1")
+        # What maze.launch.py starts (fleet.nodes), plus this run's outputs and overrides.
         self.specs: List[NodeSpec] = []
-        if sim == "loopback":
-            self.specs.append(fleet.simulator(dict(
-                {"summary_file": str(self.out / "sim.json"),
-                 "animation_file": str(self.out / "animation.svg")}, **(sim_params or {}))))
-        for robot in fleet.ids:
-            self.specs.append(fleet.planner(robot, dict(
-                {"stats_file": str(self.out / f"{robot}.stats.json")}, **(planner or {}))))
+        for spec in fleet.nodes(sim):
+            if spec.executable == "loopback_sim":
+                extra = dict({"summary_file": str(self.out / "sim.json"),
+                              "animation_file": str(self.out / "animation.svg")},
+                             **(sim_params or {}))
+            else:
+                extra = dict({"stats_file": str(self.out / f"{spec.namespace}.stats.json")},
+                             **(planner or {}))
+            self.specs.append(spec._replace(parameters=dict(spec.parameters, **extra)))
         self.processes: Dict[str, subprocess.Popen] = {}
         self._logs: Dict[str, object] = {}
 
@@ -193,7 +196,11 @@ def run(args: argparse.Namespace) -> int:
         planner[key] = yaml.safe_load(value)
     if args.sample:
         planner["model.sample"] = True
-    runner = FleetRun(fleet, out, sim=args.sim, planner=planner, sim_params=sim_params)
+    try:
+        runner = FleetRun(fleet, out, sim=args.sim, planner=planner, sim_params=sim_params)
+    except FleetError as exc:
+        print(f"fleet_runner: {exc}", file=sys.stderr)
+        return 2
     watcher = StepWatcher()
     started = time.monotonic()
     print(f"fleet: {len(fleet.ids)} robots on {fleet.map_path.name}, model {fleet.model.name}, "
@@ -253,8 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary-json out/demo/summary.json")
     parser.add_argument("--fleet", default=str(DEFAULT_FLEET), metavar="YAML",
                         help="fleet description (default: the package's fleet_maze.yaml)")
-    parser.add_argument("--robots", type=int, default=None, metavar="N",
-                        help="run N robots (robot1..robotN) instead of the description's")
+    parser.add_argument("--robots", default=None, metavar="N|ID,ID,...",
+                        help="run N robots (robot1..robotN) or these robot ids instead of the "
+                        "description's")
     parser.add_argument("--steps", type=int, default=100, metavar="N",
                         help="fleet steps to run (default: %(default)s)")
     parser.add_argument("--model", default=None, metavar="PATH",
@@ -267,8 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a planner parameter for every robot, e.g. --set "
                         "nav.step_timeout=10 (repeatable; names as in config/planner.yaml)")
-    parser.add_argument("--sim", choices=("loopback", "none"), default="loopback",
-                        help="loopback: start the loopback simulator; none: real robots")
+    parser.add_argument("--sim", choices=("loopback", "gazebo", "none"), default="loopback",
+                        help="loopback: start the loopback simulator with the planners; "
+                        "gazebo, none: the planners alone, for robots simulated in Gazebo or "
+                        "real ones (their Nav2 and localization must be running)")
     parser.add_argument("--motion-time", type=float, default=None, metavar="S",
                         help="simulated seconds per cell (default: the description's)")
     parser.add_argument("--out", default="out/demo", metavar="DIR",

@@ -1,0 +1,109 @@
+"""Several robots in a Gazebo maze, each with its own Nav2 and planner, as on real robots.
+
+    ros2 launch /ws/launch/gazebo_sim.launch.py robots:=3 headless:=True
+
+Generates the world from the fleet's maze (marlgpt_planner.sim.gazebo_world: walls of 30 cm
+tiles, a Nav2 map of the same maze, spawn poses at the robots' start cells), starts Gazebo
+Classic (gazebo_ros, ROS 2 Humble), spawns a TurtleBot3 burger per robot in its namespace (a
+JetBot stand-in of similar size), and includes robot_bringup.launch.py for each: Nav2 with
+AMCL on the maze map, parameters rewritten for 30 cm corridors, then its planner.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import (
+    DeclareLaunchArgument,
+    ExecuteProcess,
+    IncludeLaunchDescription,
+    OpaqueFunction,
+    SetEnvironmentVariable,
+)
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from nav2_common.launch import RewrittenYaml
+
+from marlgpt_planner.fleet_config import DEFAULT_FLEET
+from marlgpt_planner.sim.gazebo_world import generate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ARGUMENTS = (
+    ("robots", "3", "robot count, or comma-separated ids"),
+    ("fleet", str(DEFAULT_FLEET), "fleet description (YAML)"),
+    ("model", "", "exported .onnx model (default: the description's)"),
+    ("headless", "True", "False: also open the Gazebo client"),
+    ("out", os.path.join(tempfile.gettempdir(), "marlgpt_gazebo"), "where the world goes"),
+)
+#: Nav2 defaults that do not fit 30 cm corridors and a burger-sized robot.
+MAZE_REWRITES = {"robot_radius": "0.10", "inflation_radius": "0.12",
+                 "cost_scaling_factor": "10.0", "xy_goal_tolerance": "0.05",
+                 "yaw_goal_tolerance": "0.5", "use_sim_time": "True"}
+
+
+def simulation(context):
+    value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    files = generate(value["fleet"], Path(value["out"]), value["robots"])
+    spawn = yaml.safe_load(files["spawn"].read_text())
+    robots = list(spawn)
+    fleet_file = os.path.join(value["out"], "fleet.yaml")
+    with open(value["fleet"]) as source:
+        description = yaml.safe_load(source)
+    description.update({"robots": [{"id": r, "start": spawn[r]["cell"]} for r in robots],
+                        "goals": "generator",
+                        "map": os.path.join(os.path.dirname(os.path.abspath(value["fleet"])),
+                                            description["map"]),
+                        "model": value["model"] or os.path.join(
+                            os.path.dirname(os.path.abspath(value["fleet"])),
+                            description["model"])})
+    with open(fleet_file, "w") as target:
+        yaml.safe_dump(description, target)
+
+    gazebo_ros = get_package_share_directory("gazebo_ros")
+    actions = [IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(os.path.join(gazebo_ros, "launch", "gzserver.launch.py")),
+        launch_arguments={"world": str(files["world"])}.items())]
+    if value["headless"] != "True":
+        actions.append(IncludeLaunchDescription(PythonLaunchDescriptionSource(
+            os.path.join(gazebo_ros, "launch", "gzclient.launch.py"))))
+    tb3 = get_package_share_directory("turtlebot3_gazebo")
+    model_sdf = os.path.join(tb3, "models", "turtlebot3_burger", "model.sdf")
+    urdf_path = os.path.join(get_package_share_directory("turtlebot3_description"), "urdf",
+                             "turtlebot3_burger.urdf")
+    with open(urdf_path) as handle:
+        urdf = handle.read()
+    params = RewrittenYaml(
+        source_file=os.path.join(get_package_share_directory("nav2_bringup"), "params",
+                                 "nav2_params.yaml"),
+        param_rewrites=MAZE_REWRITES, convert_types=True)
+    for robot in robots:
+        pose = spawn[robot]
+        actions += [
+            Node(package="robot_state_publisher", executable="robot_state_publisher",
+                 namespace=robot, output="screen",
+                 parameters=[{"use_sim_time": True, "robot_description": urdf}],
+                 remappings=[("/tf", "tf"), ("/tf_static", "tf_static")]),
+            ExecuteProcess(cmd=["ros2", "run", "gazebo_ros", "spawn_entity.py", "-entity", robot,
+                                "-file", model_sdf, "-robot_namespace", robot,
+                                "-x", str(pose["x"]), "-y", str(pose["y"]), "-z", "0.01",
+                                "-Y", str(pose["yaw"])], output="screen"),
+            IncludeLaunchDescription(
+                PythonLaunchDescriptionSource(os.path.join(HERE, "robot_bringup.launch.py")),
+                launch_arguments={"robot": robot, "fleet": fleet_file, "slam": "False",
+                                  "map": str(files["map"]), "use_sim_time": "True",
+                                  "params_file": params, "backend": "cpu",
+                                  "x": str(pose["x"]), "y": str(pose["y"]),
+                                  "yaw": str(pose["yaw"])}.items()),
+        ]
+    return actions
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [SetEnvironmentVariable("TURTLEBOT3_MODEL", "burger")]
+        + [DeclareLaunchArgument(name, default_value=default, description=text)
+           for name, default, text in ARGUMENTS]
+        + [OpaqueFunction(function=simulation)])

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Wait until one robot's Nav2 is active (and give AMCL its initial pose); then exit 0.
+
+Run by robot_bringup.launch.py and gazebo_sim.launch.py before the robot's planner starts,
+as its own process: nav2_simple_commander's BasicNavigator spins itself, so it never runs
+inside the planner's callbacks. With SLAM Toolbox (Humble: no lifecycle state) it waits on a
+Nav2 lifecycle node instead of the localizer.
+
+    wait_for_nav2.py --namespace robot1 --localizer amcl --x 0.45 --y 1.05 --yaw 0
+"""
+import argparse
+import math
+import sys
+
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from nav2_simple_commander.robot_navigator import BasicNavigator
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--namespace", required=True, help="the robot's namespace")
+    parser.add_argument("--localizer", choices=("amcl", "slam_toolbox"), default="amcl")
+    parser.add_argument("--x", type=float, default=None, help="initial pose (map frame, m)")
+    parser.add_argument("--y", type=float, default=None)
+    parser.add_argument("--yaw", type=float, default=0.0)
+    args, _ = parser.parse_known_args()
+    rclpy.init()
+    navigator = BasicNavigator(node_name="wait_for_nav2", namespace=args.namespace)
+    if args.localizer == "amcl" and args.x is not None:
+        pose = PoseStamped()
+        pose.header.frame_id = "map"
+        pose.header.stamp = navigator.get_clock().now().to_msg()
+        pose.pose.position.x, pose.pose.position.y = args.x, args.y
+        pose.pose.orientation.z = math.sin(args.yaw / 2)
+        pose.pose.orientation.w = math.cos(args.yaw / 2)
+        navigator.setInitialPose(pose)
+    # slam_toolbox has no lifecycle in Humble: wait on the controller server instead.
+    localizer = "amcl" if args.localizer == "amcl" else "controller_server"
+    navigator.waitUntilNav2Active(navigator="bt_navigator", localizer=localizer)
+    navigator.get_logger().info(f"{args.namespace}: Nav2 is active")
+    navigator.destroy_node()
+    rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

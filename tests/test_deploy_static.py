@@ -1,0 +1,221 @@
+"""Static checks of what cannot run here: Dockerfiles, compose, launch files, Gazebo worlds."""
+import ast
+import importlib
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+import yaml
+
+from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
+from marlgpt_planner.lattice import Lattice
+from marlgpt_planner.sim.gazebo_world import generate, wall_runs, world_sdf
+from tests.conftest import REPO
+
+DOCKERFILES = sorted((REPO / "docker").glob("*/Dockerfile"))
+LAUNCH_FILES = sorted(REPO.glob("launch/*.launch.py")) + sorted(
+    (REPO / "ros2_ws" / "src" / "marlgpt_planner" / "launch").glob("*.launch.py"))
+SETUP_PY = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "setup.py"
+
+
+def hadolint(path: Path) -> subprocess.CompletedProcess:
+    binary = Path(sys.executable).with_name("hadolint")
+    return subprocess.run([str(binary), "--config", str(REPO / ".hadolint.yaml"), str(path)],
+                          capture_output=True, text=True)
+
+
+def instructions(path: Path) -> List[List[str]]:
+    """A Dockerfile's instructions as word lists (continuation lines joined)."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    return [line.split() for line in text.splitlines() if line.strip()
+            and not line.lstrip().startswith("#")]
+
+
+def missing_copy_sources(path: Path, context: Path) -> List[str]:
+    missing = []
+    for words in instructions(path):
+        if words[0].upper() not in ("COPY", "ADD"):
+            continue
+        args = [w for w in words[1:] if not w.startswith("--")]
+        if any(w.startswith("--from") for w in words[1:]):
+            continue
+        for source in args[:-1]:
+            if not list(context.glob(source.rstrip("/"))):
+                missing.append(source)
+    return missing
+
+
+def test_there_are_the_three_images() -> None:
+    assert [p.parent.name for p in DOCKERFILES] == ["jetbot", "sim", "training"]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_dockerfiles_pass_hadolint(dockerfile: Path) -> None:
+    run = hadolint(dockerfile)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_hadolint_catches_an_unpinned_base(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM ubuntu:latest\nRUN apt-get install curl\n")
+    assert hadolint(bad).returncode != 0
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_images_copy_only_what_exists_pin_their_base_and_never_copy_test_interfaces(
+        dockerfile: Path) -> None:
+    assert missing_copy_sources(dockerfile, REPO) == []
+    bases = [w[1] for w in instructions(dockerfile) if w[0].upper() == "FROM"]
+    for base in bases:
+        name, _, tag = base.partition(":")
+        assert tag and tag != "latest", f"{dockerfile}: base {base} is not pinned to a tag"
+    text = dockerfile.read_text()
+    assert "tests/ros/interfaces" not in text  # the test-only nav2_msgs stays out of images
+    assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)\s*=", text, re.I)
+
+
+def test_copy_check_finds_missing_sources(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM x:1\nCOPY launch /ws/launch\nCOPY nowhere/ /ws/\n")
+    assert missing_copy_sources(dockerfile, REPO) == ["nowhere/"]
+
+
+def test_simulation_and_training_images_do_not_run_as_root() -> None:
+    for name in ("sim", "training"):
+        users = [w[1] for w in instructions(REPO / "docker" / name / "Dockerfile")
+                 if w[0].upper() == "USER"]
+        assert users and users[-1] not in ("root", "0")
+
+
+def test_compose_builds_from_existing_files() -> None:
+    compose = yaml.safe_load((REPO / "docker" / "compose.sim.yaml").read_text())
+    build = compose["services"]["sim"]["build"]
+    context = (REPO / "docker" / build["context"]).resolve()
+    assert context == REPO and (context / build["dockerfile"]).is_file()
+    assert all(s.get("network_mode") == "host" for s in compose["services"].values())
+
+
+def test_dockerignore_keeps_large_local_files_out() -> None:
+    ignored = (REPO / ".dockerignore").read_text().split()
+    for path in (".venv", "data", "runs", "ros2_ws/build", "ros2_ws/install", ".git"):
+        assert path in ignored
+
+
+# --- launch files -------------------------------------------------------------------------
+def console_scripts() -> List[str]:
+    text = SETUP_PY.read_text()
+    return re.findall(r'"(\w+) = marlgpt_planner[\w.]*:main"', text)
+
+
+def calls(tree: ast.AST, name: str) -> List[ast.Call]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, "id", getattr(n.func, "attr", None)) == name]
+
+
+def keyword(call: ast.Call, key: str):
+    for kw in call.keywords:
+        if kw.arg == key:
+            return kw.value
+    return None
+
+
+@pytest.mark.parametrize("launch_file", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_files_name_only_what_exists(launch_file: Path) -> None:
+    tree = ast.parse(launch_file.read_text())
+    declared: Dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ARGUMENTS":
+            declared = {elt.elts[0].value: elt.elts[1] for elt in node.value.elts}
+    assert declared, f"{launch_file.name}: no ARGUMENTS table"
+    assert calls(tree, "generate_launch_description") == [] and any(
+        isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
+        for n in tree.body)
+    # Every launch argument read is declared.
+    for call in calls(tree, "LaunchConfiguration"):
+        if call.args and isinstance(call.args[0], ast.Constant):
+            assert call.args[0].value in declared, f"{launch_file.name}: undeclared argument"
+    # Every marlgpt_planner executable named exists as a console script; others are
+    # ROS packages of the images (checked by name only).
+    scripts = console_scripts()
+    for call in calls(tree, "Node"):
+        package = keyword(call, "package")
+        executable = keyword(call, "executable")
+        if isinstance(package, ast.Constant) and package.value == "marlgpt_planner":
+            if isinstance(executable, ast.Constant):
+                assert executable.value in scripts
+    # Files next to the launch file that it opens exist.
+    for call in calls(tree, "join"):
+        if len(call.args) == 2 and getattr(call.args[0], "id", "") == "HERE":
+            assert (launch_file.parent / call.args[1].value).is_file()
+    # Names it imports from the planner package exist.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("marlgpt_"):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                assert hasattr(module, alias.name), f"{node.module}.{alias.name}"
+
+
+def test_the_fleet_starts_only_installed_executables() -> None:
+    scripts = console_scripts()
+    fleet = Fleet.load(DEFAULT_FLEET)
+    for sim in ("loopback",):
+        assert {s.executable for s in fleet.nodes(sim)} <= set(scripts)
+    robots = Fleet.load(DEFAULT_FLEET, goals="generator")
+    for sim in ("gazebo", "none"):
+        specs = robots.nodes(sim)
+        assert [s.executable for s in specs] == ["planner"] * 4
+        assert specs[0].parameters["map.source"] == "static"
+    with pytest.raises(ValueError, match="loopback"):
+        fleet.nodes("gazebo")  # POGEMA goals exist only in the loopback simulator
+
+
+def test_launch_and_robot_side_code_keep_python_3_8() -> None:
+    vermin = Path(sys.executable).with_name("vermin")
+    for path in [REPO / "launch", REPO / "ros2_ws" / "src" / "marlgpt_planner"]:
+        run = subprocess.run([str(vermin), "-t=3.8-", "--violations", "--no-tips",
+                              "--eval-annotations", str(path)], capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout
+
+
+# --- Gazebo world -------------------------------------------------------------------------
+def test_the_gazebo_world_is_valid_sdf_and_matches_the_map(tmp_path: Path) -> None:
+    files = generate(str(DEFAULT_FLEET), tmp_path, "3")
+    fleet = Fleet.load(DEFAULT_FLEET, robots=3, goals="generator")
+    rows, cols = fleet.obstacles.shape
+    lattice = Lattice(fleet.origin[0], fleet.origin[1], fleet.cell_size, rows, cols)
+    root = ET.parse(files["world"]).getroot()
+    assert root.tag == "sdf" and root.get("version") == "1.6"
+    (model,) = root.iter("model")
+    assert model.find("static").text == "true"
+    rebuilt = np.zeros((rows, cols), bool)
+    for link in model.iter("link"):
+        x, y, z = (float(v) for v in link.find("pose").text.split()[:3])
+        sx, sy, sz = (float(v) for v in link.find("collision/geometry/box/size").text.split())
+        assert link.find("visual/geometry/box") is not None and z == pytest.approx(sz / 2)
+        assert sy == pytest.approx(0.3)
+        for k in range(round(sx / 0.3)):
+            rebuilt[lattice.cell_at(x - sx / 2 + (k + 0.5) * 0.3, y)] = True
+    assert np.array_equal(rebuilt, fleet.obstacles)
+    spawn = yaml.safe_load(files["spawn"].read_text())
+    assert list(spawn) == ["robot1", "robot2", "robot3"]
+    for pose in spawn.values():
+        cell = lattice.cell_at(pose["x"], pose["y"])
+        assert not fleet.obstacles[cell] and list(cell) == pose["cell"]
+    nav_map = yaml.safe_load(files["map"].read_text())
+    header, pixels = (tmp_path / nav_map["image"]).read_bytes().split(b"255\n", 1)
+    width, height = (int(v) for v in header.split()[1:3])
+    image = np.frombuffer(pixels, np.uint8).reshape(height, width)
+    per = round(0.3 / nav_map["resolution"])
+    assert np.array_equal(image[::per, ::per] == 0, fleet.obstacles)
+
+
+def test_wall_runs_merge_rows() -> None:
+    obstacles = np.array([[1, 1, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]], bool)
+    assert wall_runs(obstacles) == [(0, 0, 2), (0, 3, 1), (2, 0, 4)]
+    sdf = world_sdf(obstacles, Lattice(0.0, 0.9, 0.3, 3, 4))
+    assert sdf.count("<link ") == 3
