@@ -240,3 +240,14 @@ def test_launch_and_runner_start_the_same_nodes() -> None:
     assert planner["fleet"] == ["robot1", "robot2", "robot3", "robot4"]
     assert planner["robots"] == ["robot1"]
     assert Path(planner["model.path"]).is_file()
+
+
+def test_a_growing_noisy_slam_map_with_a_moving_origin(tmp_path, ros_env, monkeypatch) -> None:
+    """The simulator reveals the maze from the robots' start area outwards, its map origin
+    moving as it grows, with speckle noise: the planners keep stepping, nobody collides."""
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 15, robots=3, goals="generator",
+                             planner=MOVING, sim={"map.grow": True, "map.grow_period": 0.3,
+                                                  "map.period": 0.3, "map.noise": 0.01})
+    assert summary["steps"] >= 15 and summary["collisions"]["total"] == 0
+    grids = [line for line in run.log("robot1").splitlines() if "coarse grid from map" in line]
+    assert len({line.split("from map ")[1].split(" @")[0] for line in grids}) > 1  # it grew
