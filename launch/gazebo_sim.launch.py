@@ -28,7 +28,7 @@ from launch_ros.actions import Node
 from nav2_common.launch import RewrittenYaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET
-from marlgpt_planner.sim.gazebo_world import generate
+from marlgpt_planner.sim.gazebo_world import generate, namespaced_tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = (
@@ -39,9 +39,11 @@ ARGUMENTS = (
     ("out", os.path.join(tempfile.gettempdir(), "marlgpt_gazebo"), "where the world goes"),
 )
 #: Nav2 defaults that do not fit 30 cm corridors and a burger-sized robot.
+#: Humble's defaults also name absolute /scan and /odom, which namespaced robots do not have.
 MAZE_REWRITES = {"robot_radius": "0.10", "inflation_radius": "0.12",
                  "cost_scaling_factor": "10.0", "xy_goal_tolerance": "0.05",
-                 "yaw_goal_tolerance": "0.5", "use_sim_time": "True"}
+                 "yaw_goal_tolerance": "0.5", "use_sim_time": "True",
+                 "topic": "scan", "odom_topic": "odom"}
 
 
 def simulation(context):
@@ -79,15 +81,21 @@ def simulation(context):
         source_file=os.path.join(get_package_share_directory("nav2_bringup"), "params",
                                  "nav2_params.yaml"),
         param_rewrites=MAZE_REWRITES, convert_types=True)
+    with open(model_sdf) as handle:
+        model_text = handle.read()
     for robot in robots:
         pose = spawn[robot]
+        # Gazebo's drive plugin publishes odom -> base on the global /tf unless remapped.
+        robot_sdf = os.path.join(value["out"], f"{robot}.sdf")
+        with open(robot_sdf, "w") as handle:
+            handle.write(namespaced_tf(model_text))
         actions += [
             Node(package="robot_state_publisher", executable="robot_state_publisher",
                  namespace=robot, output="screen",
                  parameters=[{"use_sim_time": True, "robot_description": urdf}],
                  remappings=[("/tf", "tf"), ("/tf_static", "tf_static")]),
             ExecuteProcess(cmd=["ros2", "run", "gazebo_ros", "spawn_entity.py", "-entity", robot,
-                                "-file", model_sdf, "-robot_namespace", robot,
+                                "-file", robot_sdf, "-robot_namespace", robot,
                                 "-x", str(pose["x"]), "-y", str(pose["y"]), "-z", "0.01",
                                 "-Y", str(pose["yaw"])], output="screen"),
             IncludeLaunchDescription(

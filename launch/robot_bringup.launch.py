@@ -15,6 +15,7 @@ from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
     ExecuteProcess,
+    GroupAction,
     IncludeLaunchDescription,
     OpaqueFunction,
     RegisterEventHandler,
@@ -22,7 +23,8 @@ from launch.actions import (
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import Node, PushRosNamespace
+from nav2_common.launch import RewrittenYaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
 
@@ -69,12 +71,16 @@ def robot_stack(context):
     if slam:
         # Navigation only, plus SLAM Toolbox started here: it publishes an absolute /map,
         # which must be remapped into the robot's namespace for a fleet to share a domain.
-        stack.append(IncludeLaunchDescription(
+        # navigation_launch.py does not namespace its nodes itself (bringup_launch.py does).
+        stack.append(GroupAction([PushRosNamespace(robot), IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(bringup, "launch",
                                                        "navigation_launch.py")),
-            launch_arguments=nav2_arguments.items()))
-        slam_params = os.path.join(get_package_share_directory("slam_toolbox"), "config",
-                                   "mapper_params_online_async.yaml")
+            launch_arguments=nav2_arguments.items())]))
+        # The config's top key is "slam_toolbox"; the namespaced node needs it under the robot.
+        slam_params = RewrittenYaml(
+            source_file=os.path.join(get_package_share_directory("slam_toolbox"), "config",
+                                     "mapper_params_online_async.yaml"),
+            root_key=robot, param_rewrites={}, convert_types=True)
         stack.append(Node(package="slam_toolbox", executable="async_slam_toolbox_node",
                           name="slam_toolbox", namespace=robot, output="screen",
                           parameters=[slam_params,

@@ -25,8 +25,10 @@ def main() -> int:
     parser.add_argument("--y", type=float, default=None)
     parser.add_argument("--yaw", type=float, default=0.0)
     args, _ = parser.parse_known_args()
-    rclpy.init()
-    navigator = BasicNavigator(node_name="wait_for_nav2", namespace=args.namespace)
+    # The namespace by remapping: BasicNavigator(namespace=...) exists only from Humble's
+    # nav2_simple_commander 1.1.10 on; its relative names resolve in the pushed namespace.
+    rclpy.init(args=["--ros-args", "-r", f"__ns:=/{args.namespace}"])
+    navigator = BasicNavigator(node_name="wait_for_nav2")
     if args.localizer == "amcl" and args.x is not None:
         pose = PoseStamped()
         pose.header.frame_id = "map"

@@ -219,3 +219,19 @@ def test_wall_runs_merge_rows() -> None:
     assert wall_runs(obstacles) == [(0, 0, 2), (0, 3, 1), (2, 0, 4)]
     sdf = world_sdf(obstacles, Lattice(0.0, 0.9, 0.3, 3, 4))
     assert sdf.count("<link ") == 3
+
+
+def test_robot_models_publish_tf_in_their_namespace() -> None:
+    from marlgpt_planner.sim.gazebo_world import namespaced_tf
+
+    model = ('<sdf><model><plugin name="joints" filename="libgazebo_ros_joint_state_publisher.so">'
+             '<ros></ros></plugin><plugin name="drive" filename="libgazebo_ros_diff_drive.so">'
+             '<ros><!-- ns --></ros><publish_odom_tf>true</publish_odom_tf></plugin>'
+             '</model></sdf>')
+    out = namespaced_tf(model)
+    drive = out[out.index('libgazebo_ros_diff_drive.so'):]
+    assert drive.count("<remapping>/tf:=tf</remapping>") == 1
+    assert out.count("<remapping>") == 1 and namespaced_tf(out) == out
+    ET.fromstring(out)
+    with pytest.raises(ValueError):
+        namespaced_tf("<sdf><model/></sdf>")

@@ -10,6 +10,7 @@ consecutive wall tiles of a row merged into one box), ``DIR/maze.pgm`` + ``DIR/m
 fleet's map frame, so cell (r, c) is at ``lattice.centre((r, c))`` in both.
 """
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -74,6 +75,23 @@ def world_sdf(obstacles: np.ndarray, lattice: Lattice, name: str = "marlgpt_maze
   </world>
 </sdf>
 """
+
+
+def namespaced_tf(model_sdf: str) -> str:
+    """A robot model whose gazebo_ros plugins publish ``tf`` in the robot's namespace: they
+    publish on the global ``/tf`` otherwise, where every robot's odom frames would mix."""
+    remap = "<remapping>/tf:=tf</remapping>"
+    out, rest = [], model_sdf
+    pattern = re.compile(r"(<plugin[^>]*filename=\"libgazebo_ros_diff_drive\.so\"[^>]*>.*?)"
+                         r"(<ros>)", re.S)
+    match = pattern.search(rest)
+    if match is None:
+        raise ValueError("the robot model has no gazebo_ros diff drive plugin with a <ros> block")
+    if remap in rest[match.end():rest.find("</ros>", match.end())]:
+        return model_sdf
+    out.append(rest[:match.end()] + remap)
+    out.append(rest[match.end():])
+    return "".join(out)
 
 
 def write_nav2_map(obstacles: np.ndarray, lattice: Lattice, out: Path,

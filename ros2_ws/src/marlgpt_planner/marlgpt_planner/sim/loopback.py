@@ -20,7 +20,6 @@ Like Nav2's loopback simulator, it stands in for robots, SLAM and Nav2 at once:
 Faults for tests: ``faults.abort`` ("robot:n" aborts that robot's n-th goal) and
 ``faults.pose_gap`` ("robot:start:seconds" stops its pose ``start`` s after the first step).
 """
-import functools
 import json
 import math
 import time
@@ -118,7 +117,7 @@ class LoopbackSim(Node):
         self._feedback_type = NavigateToPose.Feedback
         self.servers = [
             ActionServer(self, NavigateToPose, f"/{r}/navigate_to_pose",
-                         execute_callback=functools.partial(self._execute, r),
+                         execute_callback=self._executor(r),
                          goal_callback=lambda g: GoalResponse.ACCEPT,
                          cancel_callback=lambda h: CancelResponse.ACCEPT,
                          handle_accepted_callback=lambda h, r=r: self._accepted(r, h))
@@ -233,6 +232,13 @@ class LoopbackSim(Node):
             self.world.start(robot, target, quaternion_to_yaw(q.x, q.y, q.z, q.w),
                              time.monotonic(), duration)
         handle.execute()
+
+    def _executor(self, robot: str):
+        """rclpy awaits the execute callback only if inspect.iscoroutinefunction says so,
+        which on Python 3.8 is false for a functools.partial: give it a real coroutine."""
+        async def execute(handle):
+            return await self._execute(robot, handle)
+        return execute
 
     async def _execute(self, robot: str, handle):
         entry = self.handles[robot]
