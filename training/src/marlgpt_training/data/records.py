@@ -27,7 +27,6 @@ manifest, and ``state/*``/``map/*`` carry whatever the environment needs to rebu
 The manifest lists every shard with its row count and SHA-256; :class:`Dataset` checks both
 on read.
 """
-import hashlib
 import json
 import os
 import tempfile
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 import numpy as np
+
+from marlgpt_planner.policy import sha256_file  # one file-digest helper for the project
 
 FORMAT = "marlgpt-expert-data"
 FORMAT_VERSION = 1
@@ -65,14 +66,6 @@ class EpisodeRecord:
 
 class DatasetError(RuntimeError):
     """A dataset that is missing, corrupt or does not match what the reader expects."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_shard(path: Path, episodes: List[EpisodeRecord], meta: dict) -> dict:
