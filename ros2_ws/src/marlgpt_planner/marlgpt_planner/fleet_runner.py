@@ -148,9 +148,9 @@ class StepWatcher:
 
     def __init__(self, topic: str = "/fleet/step") -> None:
         import rclpy
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
 
         from marlgpt_msgs.msg import FleetStep
+        from marlgpt_planner.qos import FLEET_QOS
 
         self.rclpy = rclpy
         rclpy.init()
@@ -158,9 +158,7 @@ class StepWatcher:
         self.steps: Dict[int, object] = {}
         self.lost: List[str] = []
         self.lost_at = 0  # the step at which the last robot was lost
-        self.node.create_subscription(FleetStep, topic, self._on_step,
-                                      QoSProfile(depth=100,
-                                                 reliability=ReliabilityPolicy.RELIABLE))
+        self.node.create_subscription(FleetStep, topic, self._on_step, FLEET_QOS)
 
     def _on_step(self, msg) -> None:
         self.steps[msg.step] = msg

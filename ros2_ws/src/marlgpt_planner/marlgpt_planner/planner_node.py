@@ -17,7 +17,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from nav_msgs.msg import OccupancyGrid
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import MarkerArray
 
 from marlgpt_msgs.msg import Cell as CellMsg
@@ -38,15 +37,8 @@ from marlgpt_planner.lattice import (
 )
 from marlgpt_planner.nav_client import NavigationClient
 from marlgpt_planner.policy import ModelError, Policy, encoder_expectation
+from marlgpt_planner.qos import FLEET_QOS, GOAL_QOS, LATCHED
 from marlgpt_planner.ros_main import run_node
-
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# Transient-local: a planner that starts (or matches) late still gets the recent states.
-FLEET_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
-GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 #: (name, default) of every parameter; see config/planner.yaml for their meaning.
 PARAMETERS = (

@@ -32,20 +32,15 @@ from geometry_msgs.msg import PoseWithCovarianceStamped
 from nav_msgs.msg import OccupancyGrid
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 
 from marlgpt_msgs.msg import FleetStep, Goal
 from marlgpt_planner.grid import parse_grid
 from marlgpt_planner.lattice import Lattice, quaternion_to_yaw, render_occupancy
+from marlgpt_planner.qos import FLEET_QOS, GOAL_QOS, LATCHED
 from marlgpt_planner.ros_main import run_node
 from marlgpt_planner.sim.animation import write_svg
 from marlgpt_planner.sim.world import World
-
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
-GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 PARAMETERS = (
     ("robots", [""]), ("starts", [-1]), ("map.grid", ""),
@@ -123,9 +118,7 @@ class LoopbackSim(Node):
                          handle_accepted_callback=lambda h, r=r: self._accepted(r, h))
             for r in self.robots]
         self.create_subscription(FleetStep, p("fleet_protocol.step_topic").value,
-                                 self._on_step, QoSProfile(
-                                     depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                                     durability=DurabilityPolicy.TRANSIENT_LOCAL))
+                                 self._on_step, FLEET_QOS)
         self.reveal = self._initial_reveal(starts) if p("map.grow").value else None
         self._publish_map()
         self._publish_goals()
