@@ -5,13 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
 
 from marlgpt_training.cli import main
-from marlgpt_training.data.loader import BatchStream, next_rows
+from marlgpt_training.data.loader import BatchStream, next_rows, pool_shards
+from marlgpt_training.data.records import Dataset
 from marlgpt_training.model.gpt import MarlGpt, ModelConfig, hl_gauss_targets, masked_logits
 from marlgpt_training.model.losses import LossConfig, compute_losses
 from tests.conftest import REPO
@@ -39,7 +41,8 @@ def write_config(path: Path, data: Path, mode: str = "full", max_steps: int = 6)
 
 
 def a_batch(data_dir: Path, size: int = 32) -> dict:
-    return next(iter(BatchStream([data_dir], size, seed=0)))
+    # One shard's rows (mix_shards=1): the fixed batch the thresholds below were set on.
+    return next(iter(BatchStream([data_dir], size, seed=0, mix_shards=1)))
 
 
 def test_masked_actions_get_zero_probability(data_dir: Path) -> None:
@@ -94,13 +97,47 @@ def test_loss_decreases_when_overfitting_a_small_batch(data_dir: Path, mode: str
 
 
 def test_next_rows_follow_the_same_agent() -> None:
-    import numpy as np
-
     # Two episodes: 2 agents x 3 steps, then 1 agent x 2 steps.
     episode = np.array([0] * 6 + [1] * 2)
     agent = np.array([0, 1, 0, 1, 0, 1, 0, 0])
     done = np.array([0, 0, 0, 0, 1, 1, 0, 1], dtype=bool)
     assert next_rows(episode, agent, done).tolist() == [2, 3, 4, 5, 4, 5, 7, 7]
+
+
+def test_pooled_shards_keep_each_rows_next_step(data_dir: Path) -> None:
+    dataset = Dataset(data_dir)
+    shards = [dataset.load_shard(entry) for entry in dataset.shards]
+    assert len(shards) == 2
+    pool = pool_shards(shards)
+    episode, step, agent = (np.concatenate([s[key] for s in shards])
+                            for key in ("episode", "step", "agent"))
+    nxt, moving = pool["next"], ~pool["done"]
+    assert len(nxt) == len(episode) == len(pool["tokens"]) == len(pool["action"])
+    assert (episode[nxt] == episode)[moving].all() and (agent[nxt] == agent)[moving].all()
+    assert (step[nxt] == step + 1)[moving].all()
+    assert (nxt[~moving] == np.flatnonzero(~moving)).all()
+
+
+@pytest.mark.parametrize("mix", [1, 2, 5])
+def test_batches_are_drawn_from_a_pool_of_shards(data_dir: Path, mix: int,
+                                                  monkeypatch) -> None:
+    dataset = Dataset(data_dir)
+    stream = BatchStream([data_dir], 16, seed=0, mix_shards=mix)
+    pools = []
+
+    def record(pool, rng):
+        pools.append(len(pool["next"]))
+        yield {}
+
+    monkeypatch.setattr(stream, "_batches", record)
+    next(iter(stream))
+    rows = [entry["rows"] for entry in dataset.shards]
+    if mix == 1:
+        assert len(pools) == 1 and pools[0] in rows  # one shard alone
+    else:
+        assert pools == [sum(rows)]  # both shards' rows shuffled together
+    with pytest.raises(ValueError, match="mix_shards"):
+        BatchStream([data_dir], 16, mix_shards=0)
 
 
 def test_resume_continues_bit_identically(data_dir: Path, tmp_path: Path) -> None:
@@ -117,6 +154,23 @@ def test_resume_continues_bit_identically(data_dir: Path, tmp_path: Path) -> Non
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), key
+
+
+def test_compiled_training_matches_eager_and_saves_plain_weights(data_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    eager = write_config(tmp_path / "eager.yaml", data_dir, mode="bc", max_steps=2)
+    compiled = tmp_path / "compiled.yaml"
+    raw = yaml.safe_load(eager.read_text())
+    raw["optim"]["compile"] = True
+    compiled.write_text(yaml.safe_dump(raw))
+    for name, config in (("eager", eager), ("compiled", compiled)):
+        assert main(["train", "--config", str(config), "--out", str(tmp_path / name),
+                     "--no-progress"]) == 0
+    a = load_file(str(tmp_path / "eager/checkpoints/step-000002/model.safetensors"))
+    b = load_file(str(tmp_path / "compiled/checkpoints/step-000002/model.safetensors"))
+    assert a.keys() == b.keys()  # no torch.compile wrapper prefix in the checkpoint
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5)
 
 
 def test_checkpoint_evaluates_on_the_benchmark_harness(data_dir: Path, tmp_path: Path) -> None:

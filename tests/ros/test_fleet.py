@@ -20,6 +20,7 @@ MAZE = PACKAGE / "config" / "maps" / "maze_17x17.txt"
 MODEL = PACKAGE / "models" / "marlgpt.onnx"
 #: Sampled actions keep the robots moving (the bundled model, greedy, mostly waits).
 MOVING = {"model.sample": True}
+GREEDY = {"model.sample": False}  # deterministic: comparable step by step with marlgpt eval
 FAST_SIM = {"motion.time": 0.05, "motion.jitter": 0.3, "pose.rate": 40.0}
 
 
@@ -70,7 +71,7 @@ def test_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scores(
     from marlgpt_training.policies.deployed import DeployedPolicy
 
     steps = 40
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps, robots=4)
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps, robots=4, planner=GREEDY)
     assert summary["collisions"] == {"vertex": 0, "swap": 0, "total": 0}
     pogema = summary["pogema"]
     assert pogema["lockstep"] and pogema["checked_steps"] >= steps

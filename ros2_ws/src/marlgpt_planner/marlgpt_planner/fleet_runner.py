@@ -192,8 +192,8 @@ def run(args: argparse.Namespace) -> int:
     planner = dict(item.split("=", 1) for item in args.set)
     for key, value in planner.items():
         planner[key] = yaml.safe_load(value)
-    if args.sample:
-        planner["model.sample"] = True
+    if args.sample is not None:
+        planner["model.sample"] = args.sample
     try:
         runner = FleetRun(fleet, out, sim=args.sim, planner=planner, sim_params=sim_params)
     except FleetError as exc:
@@ -267,9 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="exported model (default: the description's)")
     parser.add_argument("--goals", choices=("pogema", "generator"), default=None,
                         help="goal source (default: the description's)")
-    parser.add_argument("--sample", action="store_true",
-                        help="planners sample actions from the policy instead of taking the "
-                        "most likely one")
+    decoding = parser.add_mutually_exclusive_group()
+    decoding.add_argument("--sample", action="store_true", default=None,
+                          help="planners sample actions from the policy (default: the "
+                          "description's model.sample)")
+    decoding.add_argument("--greedy", action="store_false", dest="sample",
+                          help="planners take the most likely action")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a planner parameter for every robot, e.g. --set "
                         "nav.step_timeout=10 (repeatable; names as in config/planner.yaml)")

@@ -1,9 +1,11 @@
 """Streaming training batches from expert datasets, one environment per batch.
 
 :class:`BatchStream` reads an environment's shards in a seeded order (a new order every
-epoch, forever), splits them between DDP ranks and data-loader worker processes, shuffles the
-rows of each shard and yields batches with the row's next observation (the same agent one
-step later) for TD learning. :func:`balanced_batches` interleaves environments so that every
+epoch, forever), splits them between DDP ranks and data-loader worker processes, pools
+``mix_shards`` shards at a time, shuffles the pool's rows together and yields batches with the
+row's next observation (the same agent one step later) for TD learning. A shard holds a few
+episodes, so the pool is what makes a batch a sample of many episodes, maps and agent counts
+rather than of one shard's. :func:`balanced_batches` interleaves environments so that every
 optimizer step sees the same number of samples from each (task-balanced batches).
 """
 from pathlib import Path
@@ -33,8 +35,11 @@ class BatchStream(IterableDataset):
     """Endless batches of one environment's datasets (``dirs`` must share one token layout)."""
 
     def __init__(self, dirs: Sequence[Path], batch_size: int, seed: int = 0, rank: int = 0,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1, mix_shards: int = 16) -> None:
         super().__init__()
+        if mix_shards < 1:
+            raise ValueError(f"mix_shards must be at least 1, got {mix_shards}")
+        self.mix_shards = mix_shards
         self.datasets = [Dataset(d) for d in dirs]
         envs = {name for ds in self.datasets for name in ds.manifest["environments"]}
         if len(envs) != 1:
@@ -72,27 +77,41 @@ class BatchStream(IterableDataset):
             order = rng.permutation(len(self.shards))
             mine = [self.shards[i] for i in order[part::parts]] or \
                 [self.shards[order[part % len(order)]]]
-            for ds, entry in mine:
-                yield from self._batches(ds.load_shard(entry), rng)
+            for start in range(0, len(mine), self.mix_shards):
+                pool = pool_shards([ds.load_shard(entry)
+                                    for ds, entry in mine[start:start + self.mix_shards]])
+                yield from self._batches(pool, rng)
             epoch += 1
 
-    def _batches(self, shard: Dict, rng: np.random.Generator) -> Iterator[Dict[str, torch.Tensor]]:
-        nxt = next_rows(shard["episode"], shard["agent"], shard["done"])
-        rows = rng.permutation(len(nxt))
-        tokens = torch.from_numpy(shard["tokens"].astype(np.float32))
-        mask = torch.from_numpy(shard["action_mask"])
+    def _batches(self, pool: Dict, rng: np.random.Generator) -> Iterator[Dict[str, torch.Tensor]]:
+        nxt, rows = pool["next"], rng.permutation(len(pool["next"]))
+        tokens = torch.from_numpy(pool["tokens"])  # stored dtype (float16): cast per batch
+        mask = torch.from_numpy(pool["action_mask"])
         for start in range(0, len(rows) - self.batch_size + 1, self.batch_size):
-            pick = torch.from_numpy(rows[start:start + self.batch_size])
-            after = torch.from_numpy(nxt[rows[start:start + self.batch_size]])
+            pick = rows[start:start + self.batch_size]
+            after = torch.from_numpy(nxt[pick])
+            index = torch.from_numpy(pick)
             yield {
-                "tokens": tokens[pick], "next_tokens": tokens[after],
-                "action": torch.from_numpy(shard["action"][pick.numpy()].astype(np.int64)),
-                "action_mask": mask[pick], "next_action_mask": mask[after],
-                "reward": torch.from_numpy(shard["reward"][pick.numpy()]),
-                "done": torch.from_numpy(shard["done"][pick.numpy()]),
+                "tokens": tokens[index].float(), "next_tokens": tokens[after].float(),
+                "action": torch.from_numpy(pool["action"][pick].astype(np.int64)),
+                "action_mask": mask[index], "next_action_mask": mask[after],
+                "reward": torch.from_numpy(pool["reward"][pick]),
+                "done": torch.from_numpy(pool["done"][pick]),
                 "env_id": torch.full((len(pick),), self.env_id, dtype=torch.long),
                 **self.indices,
             }
+
+
+def pool_shards(shards: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    """The rows of several shards as one table, with ``next`` (each row's next row) indexing
+    into the pooled table."""
+    keys = ("tokens", "action", "action_mask", "reward", "done")
+    pooled = {key: np.concatenate([shard[key] for shard in shards]) for key in keys}
+    offsets = np.cumsum([0] + [len(shard["action"]) for shard in shards[:-1]])
+    pooled["next"] = np.concatenate([
+        next_rows(shard["episode"], shard["agent"], shard["done"]) + offset
+        for shard, offset in zip(shards, offsets, strict=True)])
+    return pooled
 
 
 def _one_thread(_: int) -> None:

@@ -87,7 +87,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
     torch.manual_seed(config.optim.seed)
     groups = group_by_environment(config.data.dirs)
     streams = [BatchStream(dirs, config.optim.batch_size, config.optim.seed, env.rank,
-                           env.world_size) for dirs in groups.values()]
+                           env.world_size, config.data.mix_shards) for dirs in groups.values()]
     encoder = streams[0].layout if len(streams) == 1 else {s.env_name: s.layout for s in streams}
     saved_config = dict(config.to_dict(), encoder=encoder,
                         environments={s.env_name: {"env_id": s.env_id,
@@ -112,6 +112,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
         if env.main:
             print(f"resuming from {found} (step {step})")
     ddp = DistributedDataParallel(model) if env.world_size > 1 else model
+    forward = torch.compile(ddp) if config.optim.compile else ddp  # checkpoints keep `model`
 
     batches = balanced_batches(loaders(streams, config.data.workers))
     for _ in range(consumed):  # replay the data order exactly up to the checkpoint
@@ -144,7 +145,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
             consumed += 1
             sync = micro == micro_steps - 1 or env.world_size == 1
             with (nullcontext() if sync else ddp.no_sync()), autocast:
-                losses = compute_losses(ddp, batch, config.loss, target)
+                losses = compute_losses(forward, batch, config.loss, target)
                 (losses["loss"] / micro_steps).backward()
             for key, value in losses.items():
                 sums[key] += float(value.detach()) / micro_steps
