@@ -1,6 +1,7 @@
 """The planner fleet over real rclpy + Fast DDS: planner processes, the loopback simulator with
 its Nav2 NavigateToPose servers, and failures (a killed robot, an aborted goal, stale poses,
 malformed maps). Each test claims its own ROS_DOMAIN_ID."""
+import json
 import math
 import os
 import subprocess
@@ -83,6 +84,40 @@ def test_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scores(
     offline = run_episode(instance, DeployedPolicy(str(MODEL)))
     assert sum(pogema["goals_per_step"][:steps]) == offline.goals
     assert Path(summary["animation"]).read_text().startswith("<svg")
+
+
+def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env,
+                                                                monkeypatch) -> None:
+    from marlgpt_planner.fleet_config import read_map
+    from marlgpt_planner.grid import render_grid
+    from marlgpt_training.benchmark.episode import run_episode
+    from marlgpt_training.benchmark.mapset import Instance
+    from marlgpt_training.policies.deployed import DeployedPolicy
+
+    steps = 40
+    shielded = dict(GREEDY, **{"fleet_protocol.resolution": "shield"})
+    watched = {}
+
+    def keep_steps(run, watcher):
+        watched.update(watcher.steps)
+
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps, robots=4, planner=shielded,
+                             during=keep_steps)
+    assert summary["collisions"]["total"] == 0
+    pogema = summary["pogema"]
+    assert pogema["checked_steps"] >= steps and pogema["mismatches"] == 0
+    instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
+    trace = []
+    offline = run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace)
+    for step in range(1, steps + 1):
+        msg = watched[step]
+        fleet_cells = [[c.row, c.col] for c in msg.to_cells]
+        assert list(msg.robot_ids) == ["robot1", "robot2", "robot3", "robot4"]
+        assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
+    assert sum(pogema["goals_per_step"][:steps]) == offline.goals
+    per_robot = [json.loads((tmp_path / "run" / f"robot{i}.stats.json").read_text())
+                 ["goals_reached"][f"robot{i}"] for i in range(1, 5)]
+    assert min(per_robot) >= 1, per_robot  # every robot reaches a goal: the policy moves
 
 
 def test_a_killed_robot_becomes_an_obstacle_and_the_rest_go_on(tmp_path, ros_env,

@@ -9,8 +9,10 @@ included) and asks it what may happen next. Step ``s`` (from 1) runs:
 2. **propose**: each planner runs the policy for its own robots and reports ``PROPOSING``
    with the intended cell.
 3. **resolve**: once every live robot's proposal for ``s`` is in, every planner applies
-   POGEMA's soft rule to the same inputs in the same order (the fleet description's) and gets
-   the same outcome, with no leader.
+   the fleet's resolution to the same inputs in the same order (the fleet description's) and
+   gets the same outcome, with no leader: POGEMA's soft rule on the intended cells
+   (``soft``), or the collision shield, PIBT over every robot's ranking of its actions with
+   priority to the oldest goal (``shield``, :mod:`marlgpt_planner.shield`).
 4. **move**: each planner sends its robots to their resolved cells and reports ``ARRIVED``
    (or ``TIMED_OUT`` with the cell it ended in), which is step ``s + 1``'s start.
 
@@ -22,7 +24,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from marlgpt_planner.actions import moves
+from marlgpt_planner.actions import WAIT, between, moves
+from marlgpt_planner.shield import RESOLUTIONS, GoalAges, clean_ranking, shield
 from marlgpt_planner.soft_rule import resolve
 
 Cell = Tuple[int, int]
@@ -43,6 +46,7 @@ class Report(NamedTuple):
     intended: Cell
     goal: Cell
     goals_reached: int = 0
+    ranking: Tuple[int, ...] = ()
 
 
 class Outcome(NamedTuple):
@@ -64,12 +68,20 @@ class Fleet:
             rule's agent numbering).
         lost_after: seconds of silence after which a robot the fleet waits on is lost.
         startup_timeout: the same before the first step (planners start at their own pace).
+        resolution: ``soft`` or ``shield`` (see the module doc); every planner of a fleet
+            must use the same.
     """
 
     def __init__(self, robot_ids: Sequence[str], lost_after: float = 5.0,
-                 startup_timeout: float = 60.0) -> None:
+                 startup_timeout: float = 60.0, resolution: str = "soft") -> None:
         if len(set(robot_ids)) != len(robot_ids) or not robot_ids:
             raise ValueError(f"robot ids must be unique and non-empty, got {list(robot_ids)}")
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
+                             f"got {resolution!r}")
+        self.resolution = resolution
+        self.ages = GoalAges()
+        self.age: Dict[str, int] = {}
         self.order = list(robot_ids)
         self.lost_after = lost_after
         self.startup_timeout = startup_timeout
@@ -134,6 +146,8 @@ class Fleet:
             self.goals[robot] = tuple(report.goal)
             self.goals_reached[robot] = report.goals_reached
         self._started = self.step
+        self.age = dict(zip(self.live, self.ages.update(self.live, [self.goals[r]
+                                                                    for r in self.live])))
         return {r: (self.positions[r], self.goals[r]) for r in self.live}
 
     def grid_state(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,24 +165,33 @@ class Fleet:
         return self._started == self.step and not self.waiting_for_proposals()
 
     def resolve(self) -> Outcome:
-        """Apply the soft rule to step ``self.step``'s proposals and advance to the next step."""
+        """Settle step ``self.step``'s proposals (soft rule or shield) and advance to the next
+        step."""
         if not self.can_resolve():
             raise RuntimeError(f"step {self.step} cannot resolve yet: waiting for "
                                f"{self.waiting_for_proposals()}")
         ids = list(self.live)
         start = [self.positions[r] for r in ids]
-        intended = []
+        intended, rankings = [], []
         for robot, cell in zip(ids, start):
-            target = tuple(self._reports[robot, self.step, "proposal"].intended)
+            proposal = self._reports[robot, self.step, "proposal"]
+            target = tuple(proposal.intended)
             # A proposal must be a wait or a 4-neighbour move; anything else waits.
             if abs(target[0] - cell[0]) + abs(target[1] - cell[1]) > 1:
                 target = cell
             intended.append(target)
+            # A robot that sent no ranking (or a soft-rule planner) ranks its intended move.
+            rankings.append(clean_ranking(proposal.ranking) or [between(cell, target), WAIT])
         # Lost robots' cells act as agents that always wait: nobody enters them.
         blockers = sorted(self.lost_cells - set(start))
         positions = np.array(start + blockers, dtype=np.int64).reshape(-1, 2)
-        targets = np.array(intended + blockers, dtype=np.int64).reshape(-1, 2)
-        after, moved = resolve(positions, targets)
+        if self.resolution == "shield":
+            ages = [self.age.get(r, 0) for r in ids] + [-1] * len(blockers)
+            after = shield(positions, rankings + [[WAIT]] * len(blockers), ages)
+            moved = (after != positions).any(axis=1)
+        else:
+            targets = np.array(intended + blockers, dtype=np.int64).reshape(-1, 2)
+            after, moved = resolve(positions, targets)
         to_cells = [tuple(int(v) for v in cell) for cell in after[:len(ids)]]
         outcome = Outcome(self.step, ids, start, to_cells, [bool(m) for m in moved[:len(ids)]],
                           list(self.lost))

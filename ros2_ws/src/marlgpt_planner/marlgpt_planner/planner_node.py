@@ -10,7 +10,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -23,7 +23,7 @@ from marlgpt_msgs.msg import Cell as CellMsg
 from marlgpt_msgs.msg import FleetStep, Goal, RobotState
 from marlgpt_msgs.srv import SetGoal
 from marlgpt_planner import lockstep, markers
-from marlgpt_planner.actions import DELTAS
+from marlgpt_planner.actions import DELTAS, WAIT
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.goals import Goals
 from marlgpt_planner.grid import parse_grid
@@ -57,7 +57,7 @@ PARAMETERS = (
     ("nav.tolerance", 0.05), ("nav.retries", 2), ("nav.server_timeout", 10.0),
     ("nav.step_timeout", 20.0),
     ("fleet_protocol.lost_after", 5.0), ("fleet_protocol.startup_timeout", 60.0),
-    ("fleet_protocol.heartbeat", 0.5),
+    ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", "soft"),
     ("fleet_protocol.state_topic", "/fleet/state"), ("fleet_protocol.step_topic", "/fleet/step"),
     ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 20.0),
 )
@@ -114,7 +114,8 @@ class PlannerNode(Node):
             "occupied_threshold", "occupied_fraction", "unknown_fraction", "unknown_policy")}
         self.obstacles: Optional[np.ndarray] = None
         self.fleet = lockstep.Fleet(fleet, lost_after=float(p("fleet_protocol.lost_after").value),
-                                    startup_timeout=float(p("fleet_protocol.startup_timeout").value))
+                                    startup_timeout=float(p("fleet_protocol.startup_timeout").value),
+                                    resolution=str(p("fleet_protocol.resolution").value))
         self.policy = self._load_policy()
         self.encoder: Optional[Encoder] = None
         self._encoder_obstacles: Optional[np.ndarray] = None
@@ -344,29 +345,33 @@ class PlannerNode(Node):
         if not ours:
             return
         started = time.perf_counter()
-        actions = self._decide(ours)
+        rankings = self._decide(ours)
         self.stats["decision_ms"].append((time.perf_counter() - started) * 1e3)
         now = time.monotonic()
-        for driver, action in zip(ours, actions):
+        for driver, ranking in zip(ours, rankings):
             cell, goal = starts[driver.id]
             if driver.pose_age(now) > self.pose_timeout:
-                action = 0  # stale or absent pose: hold in place
+                ranking = [WAIT]  # stale or absent pose: hold in place
                 driver.status = lockstep.HOLDING
                 driver.message = f"pose is {driver.pose_age(now):.1f} s old: holding"
                 self._warn("stale-" + driver.id, f"{driver.id}: {driver.message}")
+            action = ranking[0]
             intended = (cell[0] + int(DELTAS[action][0]), cell[1] + int(DELTAS[action][1]))
             self._publish(driver, self.fleet.step, lockstep.PROPOSING, cell, intended, goal,
-                          action)
+                          action, ranking if self.fleet.resolution == "shield" else ())
 
-    def _decide(self, ours: List[RobotDriver]) -> List[int]:
-        """One batched policy call for our robots, on the whole fleet's state."""
+    def _decide(self, ours: List[RobotDriver]) -> List[List[int]]:
+        """One batched policy call for our robots, on the whole fleet's state: each robot's
+        ranking of its actions (under the soft rule, just the chosen action)."""
         positions, goals, history = self.fleet.grid_state()
         encoder = self._encoder()
         order = {robot: i for i, robot in enumerate(self.fleet.live)}
         rows = [order[d.id] for d in ours]
         observation = encoder.encode(GridState(positions, goals, history))
-        return [int(a) for a in self.policy.act(observation.values[rows],
-                                                observation.action_mask[rows])]
+        values, mask = observation.values[rows], observation.action_mask[rows]
+        if self.fleet.resolution == "shield":
+            return self.policy.rank(values, mask)
+        return [[int(a)] for a in self.policy.act(values, mask)]
 
     def _encoder(self) -> Encoder:
         obstacles = self.obstacles.copy()
@@ -397,8 +402,9 @@ class PlannerNode(Node):
                 continue
             driver.moving = (outcome.step, src, dst, now + self.step_timeout)
             driver.status, driver.message = lockstep.MOVING, f"moving {src} -> {dst}"
+            # The ranking rides along, so a planner that missed the proposal resolves the same.
             self._publish(driver, outcome.step, lockstep.MOVING, src, dst, goal,
-                          report.action)
+                          report.action, report.ranking)
             driver.leader = lockstep.followed(outcome, robot)
             if driver.leader is None:
                 self._go(driver, now)
@@ -465,11 +471,12 @@ class PlannerNode(Node):
         self._publish(driver, step, lockstep.TIMED_OUT, cell, cell, driver.goals.current or cell)
 
     def _publish(self, driver: RobotDriver, step: int, status: int, current, intended, goal,
-                 action: int = 0) -> None:
+                 action: int = 0, ranking: Sequence[int] = ()) -> None:
         msg = RobotState()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.get_parameter("nav.frame").value
         msg.robot_id, msg.step, msg.status, msg.action = driver.id, step, status, int(action)
+        msg.ranking = [int(a) for a in ranking]
         msg.current_cell = _cell(current)
         msg.intended_cell = _cell(intended)
         msg.goal_cell = _cell(goal)
@@ -538,7 +545,8 @@ def _report(msg: RobotState) -> lockstep.Report:
     return lockstep.Report(msg.robot_id, msg.step, msg.status,
                            (msg.current_cell.row, msg.current_cell.col),
                            (msg.intended_cell.row, msg.intended_cell.col),
-                           (msg.goal_cell.row, msg.goal_cell.col), msg.goals_reached)
+                           (msg.goal_cell.row, msg.goal_cell.col), msg.goals_reached,
+                           tuple(int(a) for a in msg.ranking))
 
 
 def _fleet_step_msg(outcome: lockstep.Outcome, stamp) -> FleetStep:

@@ -22,11 +22,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from marlgpt_planner.actions import NAMES
+from marlgpt_planner.shield import rank, ranking_scores
 
 #: Version of the model-file contract this runtime reads.
 MODEL_FORMAT = "1"
@@ -156,6 +157,14 @@ class Policy:
         actions where ``action_mask`` is False are never chosen."""
         return choose(self.logits(values), action_mask, self.sample if sample is None else sample,
                       self.rng)
+
+    def rank(self, values: np.ndarray, action_mask: Optional[np.ndarray] = None,
+             sample: Optional[bool] = None) -> List[List[int]]:
+        """Every row's actions best first, masked ones left out: the preference order the
+        collision shield reads (:mod:`marlgpt_planner.shield`). Greedy: by probability;
+        sampled: drawn from the policy without replacement."""
+        return rank(ranking_scores(self.logits(values), action_mask,
+                                   self.sample if sample is None else sample, self.rng))
 
     def __repr__(self) -> str:
         return (f"Policy({str(self.path)!r}, backend={self.backend!r}, "

@@ -1,13 +1,15 @@
 """One lifelong MAPF episode on POGEMA with the benchmark's settings, driven by a policy."""
 import time
 from dataclasses import dataclass
+from typing import List, Optional
 
 import numpy as np
 from pogema import GridConfig, pogema_v0
 
 from marlgpt_planner.actions import moves
 from marlgpt_planner.encoder import GridState
-from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.grid import UNREACHABLE, DistanceFields, neighbour_distances
+from marlgpt_planner.shield import RESOLUTIONS, GoalAges, rank, shield
 from marlgpt_training.benchmark.mapset import Instance
 from marlgpt_training.policies.base import Policy
 
@@ -37,8 +39,31 @@ def make_env(instance: Instance):
     return pogema_v0(config)
 
 
-def run_episode(instance: Instance, policy: Policy) -> EpisodeResult:
-    """Run ``policy`` for the whole episode; throughput = goals reached / episode length."""
+def shielded_step(policy: Policy, state: GridState, ages: GoalAges,
+                  fields: DistanceFields) -> np.ndarray:
+    """The next cells (N, 2) the collision shield picks from ``policy``'s rankings (moves onto
+    obstacles left out): no shared cells, no swaps."""
+    scores = np.array(policy.preferences(state), dtype=np.float64)
+    blocked = neighbour_distances(fields, state.positions, state.goals) >= UNREACHABLE
+    blocked[:, 0] = False
+    scores[blocked] = -np.inf
+    agents = range(len(state.positions))
+    return shield(state.positions, rank(scores), ages.update(agents, state.goals))
+
+
+def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
+                trace: Optional[List[np.ndarray]] = None) -> EpisodeResult:
+    """Run ``policy`` for the whole episode; throughput = goals reached / episode length.
+
+    ``resolution``: ``soft`` hands the policy's actions to POGEMA, whose soft rule cancels
+    conflicting moves; ``shield`` hands it the step the collision shield picks from the
+    policy's rankings (:mod:`marlgpt_planner.shield`). POGEMA is the referee either way, and
+    a shielded step it does not apply unchanged is an error. ``trace``, if given, receives
+    every agent's cells (N, 2) after each step.
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
+                         f"got {resolution!r}")
     start = time.perf_counter()
     env = make_env(instance)
     env.reset()
@@ -50,14 +75,27 @@ def run_episode(instance: Instance, policy: Policy) -> EpisodeResult:
     history = np.zeros((instance.num_agents, HISTORY), dtype=np.int64)
     goals_reached = 0
     steps = 0
+    ages = GoalAges()
     info = [{}]
     while True:
         goals = np.array(grid.get_targets_xy(ignore_borders=True), dtype=np.int64)
-        actions = policy.act(GridState(positions, goals, history))
+        state = GridState(positions, goals, history)
+        planned = None
+        if resolution == "shield":
+            planned = shielded_step(policy, state, ages, fields)
+            actions = moves(positions, planned)
+        else:
+            actions = policy.act(state)
         _, rewards, terminated, truncated, info = env.step([int(a) for a in actions])
         steps += 1
         goals_reached += int(round(sum(rewards)))
         new_positions = np.array(grid.get_agents_xy(ignore_borders=True), dtype=np.int64)
+        if planned is not None and not np.array_equal(planned, new_positions):
+            wrong = np.flatnonzero((planned != new_positions).any(axis=1)).tolist()
+            raise RuntimeError(f"{instance.map_name} step {steps}: POGEMA did not apply the "
+                               f"shielded step for agents {wrong}")
+        if trace is not None:
+            trace.append(new_positions)
         history = np.roll(history, 1, axis=1)
         history[:, 0] = moves(positions, new_positions)
         positions = new_positions

@@ -7,6 +7,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 from tqdm import tqdm
 
+from marlgpt_planner.shield import RESOLUTIONS
 from marlgpt_training.benchmark.episode import EpisodeResult, run_episode
 from marlgpt_training.benchmark.mapset import Instance, MapSet, mean_over
 from marlgpt_training.policies import make_policy
@@ -18,6 +19,8 @@ class EvalReport:
     policy: str
     episodes: List[EpisodeResult]
     references: Dict[str, Dict[tuple, float]] = field(default_factory=dict)
+    #: How conflicting moves were settled: soft (POGEMA's rule) or shield (PIBT over rankings).
+    resolution: str = "soft"
 
     @property
     def agent_counts(self) -> List[int]:
@@ -48,6 +51,7 @@ class EvalReport:
         return {
             "map_set": self.map_set,
             "policy": self.policy,
+            "resolution": self.resolution,
             "per_agents": {
                 str(n): {"avg_throughput": mean_over(self.throughputs(n)),
                          "instances": len(self.throughputs(n)),
@@ -63,6 +67,8 @@ class EvalReport:
         """A text table: this policy beside each reference algorithm, per agent count."""
         algorithms = sorted(self.references)
         label = Path(self.policy).name if "/" in self.policy else self.policy
+        if self.resolution != "soft":
+            label += f" ({self.resolution})"
         head = ["agents", "instances", label] + algorithms
         rows = []
         for n in self.agent_counts:
@@ -84,15 +90,19 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def _run(task) -> EpisodeResult:
-    instance, policy_spec, sample = task
-    return run_episode(instance, make_policy(policy_spec, sample))
+    instance, policy_spec, sample, resolution = task
+    return run_episode(instance, make_policy(policy_spec, sample), resolution)
 
 
 def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int = 1,
-                  progress: bool = True, sample: bool = False) -> Iterator[EpisodeResult]:
+                  progress: bool = True, sample: bool = False,
+                  resolution: str = "soft") -> Iterator[EpisodeResult]:
     """Episode results for ``instances`` as they finish (order not kept with workers > 1)."""
     make_policy(policy_spec, sample)  # fail fast on a bad name, before any worker starts
-    tasks = [(instance, policy_spec, sample) for instance in instances]
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
+                         f"got {resolution!r}")
+    tasks = [(instance, policy_spec, sample, resolution) for instance in instances]
     bar = tqdm(total=len(tasks), desc=f"eval {policy_spec}", unit="episode", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -112,12 +122,15 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
 
 def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[int]] = None,
              max_instances: Optional[int] = None, workers: int = 1,
-             progress: bool = True, sample: bool = False) -> EvalReport:
-    """Run ``policy_spec`` on ``map_set`` and collect the report with its references."""
+             progress: bool = True, sample: bool = False,
+             resolution: str = "soft") -> EvalReport:
+    """Run ``policy_spec`` on ``map_set`` and collect the report with its references;
+    ``resolution`` settles conflicting moves (see :func:`run_episode`)."""
     counts = list(agent_counts or map_set.agent_counts)
     instances = [inst for n in counts for inst in map_set.instances(n, max_instances)]
     # Longest episodes (most agents) first keeps the workers busy to the end.
     instances.sort(key=lambda inst: -inst.num_agents)
-    episodes = list(run_instances(instances, policy_spec, workers, progress, sample))
+    episodes = list(run_instances(instances, policy_spec, workers, progress, sample, resolution))
     episodes.sort(key=lambda e: (e.num_agents, e.map_name, e.seed))
-    return EvalReport(map_set.name, policy_spec, episodes, map_set.reference_results())
+    return EvalReport(map_set.name, policy_spec, episodes, map_set.reference_results(),
+                      resolution)

@@ -36,6 +36,13 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--sample", action="store_true",
                         help="trained models: sample actions from the policy (seeded per "
                         "episode) instead of taking the most likely one")
+    parser.add_argument("--resolution", choices=("soft", "shield"), default="soft",
+                        help="how conflicting moves of one step are settled: soft hands each "
+                        "agent's action to POGEMA, whose soft rule makes the losers wait; "
+                        "shield picks the step by PIBT over every agent's ranking of its "
+                        "actions (the fleet's collision shield, docs/planner.md) and hands that "
+                        "to POGEMA. With shield, --policy bfs is plain PIBT (default: "
+                        "%(default)s)")
     parser.add_argument("--env", choices=("pogema-lmapf", "lbf"), default="pogema-lmapf",
                         help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
                         "Foraging, --episodes seeded episodes over its task mix, scored by the "
@@ -118,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = evaluate(map_set, args.policy, agent_counts=args.agents,
                           max_instances=args.max_instances, workers=workers,
-                          progress=not args.no_progress, sample=args.sample)
+                          progress=not args.no_progress, sample=args.sample,
+                          resolution=args.resolution)
     except ValueError as exc:
         print(f"marlgpt eval: {exc}", file=sys.stderr)
         return 2

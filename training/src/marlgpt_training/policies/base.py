@@ -3,6 +3,7 @@ from typing import Optional
 
 import numpy as np
 
+from marlgpt_planner.actions import NUM_ACTIONS, WAIT
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import DistanceFields
 
@@ -28,3 +29,15 @@ class Policy:
     def act(self, state: GridState) -> np.ndarray:
         """(N,) int actions in POGEMA's order: 0 wait, 1 up, 2 down, 3 left, 4 right."""
         raise NotImplementedError
+
+    def preferences(self, state: GridState) -> np.ndarray:
+        """(N, 5) scores whose descending order is each agent's ranking of its actions, read
+        by the collision shield (``marlgpt eval --resolution shield``); ``-inf`` never.
+
+        By default: the action :meth:`act` chooses, then wait, then the other moves.
+        """
+        actions = np.asarray(self.act(state), dtype=np.int64)
+        scores = np.zeros((len(actions), NUM_ACTIONS))
+        scores[:, WAIT] = 0.5
+        scores[np.arange(len(actions)), actions] = 1.0
+        return scores

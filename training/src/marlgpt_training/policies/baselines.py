@@ -3,6 +3,8 @@
 * ``random``: every agent picks one of the 5 actions uniformly (seeded per episode).
 * ``bfs``: every agent steps along its BFS distance field toward its goal (the first of up,
   down, left, right that shortens its path) and waits when another agent stands on that cell.
+  Its ranking (for ``--resolution shield``) orders moves by the distance they leave, free
+  cells first, so under the shield it is plain PIBT.
 * ``greedy``: like ``bfs``, but it ranks every move by the distance it leaves, prefers cells
   no other agent stands on, breaks ties at random, and after ``patience`` steps in a row
   without getting closer adds large random costs to get out of head-on deadlocks.
@@ -48,6 +50,14 @@ class BfsPolicy(Policy):
         waits = blocked[np.arange(len(actions)), actions]
         actions[waits] = WAIT
         return actions
+
+    def preferences(self, state: GridState) -> np.ndarray:
+        """Moves that shorten the path first (free cells before occupied ones), then wait,
+        then moves away: under the collision shield this is plain PIBT."""
+        dist = neighbour_distances(self.fields, state.positions, state.goals).astype(np.float64)
+        scores = -dist - 0.25 * _occupied_targets(state, self.obstacles.shape)
+        scores[dist >= UNREACHABLE] = -np.inf
+        return scores
 
 
 class GreedyPolicy(Policy):

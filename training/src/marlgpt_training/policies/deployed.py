@@ -11,6 +11,7 @@ from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.policy import Policy as Runtime
 from marlgpt_planner.policy import encoder_expectation
+from marlgpt_planner.shield import ranking_scores
 from marlgpt_training.policies.base import Policy
 
 
@@ -34,3 +35,8 @@ class DeployedPolicy(Policy):
     def act(self, state: GridState) -> np.ndarray:
         obs = self.encoder.encode(state)
         return self.runtime.act(obs.values, obs.action_mask)
+
+    def preferences(self, state: GridState) -> np.ndarray:
+        obs = self.encoder.encode(state)
+        return ranking_scores(self.runtime.logits(obs.values), obs.action_mask,
+                              self.runtime.sample, self.runtime.rng)

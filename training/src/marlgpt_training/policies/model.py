@@ -7,6 +7,7 @@ import torch
 
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.shield import ranking_scores
 from marlgpt_training.model.gpt import masked_logits
 from marlgpt_training.policies.base import Policy
 from marlgpt_training.train import checkpoint
@@ -57,12 +58,20 @@ class ModelPolicy(Policy):
         self.generator = torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
-    def act(self, state: GridState) -> np.ndarray:
+    def _logits(self, state: GridState):
         obs = self.encoder.encode(state)
         values = torch.from_numpy(obs.values)
         env = torch.full((len(values),), self.env_id, dtype=torch.long)
         logits, _ = self.model(values, *self.indices, env, critic=False)
-        return choose(logits, obs.action_mask, self.sample, self.generator)
+        return logits, obs.action_mask
+
+    def act(self, state: GridState) -> np.ndarray:
+        logits, mask = self._logits(state)
+        return choose(logits, mask, self.sample, self.generator)
+
+    def preferences(self, state: GridState) -> np.ndarray:
+        logits, mask = self._logits(state)
+        return ranking_scores(logits.float().numpy(), mask, self.sample, self.rng)
 
 
 class ForagingModel:
