@@ -24,8 +24,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         "record, per agent and step, the encoder's tokens, the raw state, the expert's action, "
         "the action mask, a reward and done flags, in shards with a manifest (docs/data.md). "
         "Runs in parallel worker processes and resumes an interrupted run in the same --out.",
-        epilog="example: marlgpt generate --workers 2 --episodes 40 --out data/pogema "
-        "--stats-json data/pogema-stats.json",
+        epilog="examples: marlgpt generate --workers 2 --episodes 40 --out data/pogema "
+        "--stats-json data/pogema-stats.json;  delta data for a trained model: marlgpt "
+        "generate --from-model out/m.onnx --episodes 64 --out data/delta-1 (then marlgpt train "
+        "--init RUN --data data/pogema data/delta-1 ...; docs/data.md)",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="dataset directory (created; an unfinished run there is resumed)")
@@ -50,9 +52,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "(default: %(default)s)")
     parser.add_argument("--steps", type=int, default=defaults.steps,
                         help="steps per episode (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
+    parser.add_argument("--seed", type=int, default=None,
                         help="base seed; episode i is a pure function of (seed, i) "
-                        "(default: %(default)s)")
+                        f"(default: {defaults.seed}; with --from-model 1, so the model meets "
+                        "maps it was not trained on)")
     parser.add_argument("--episodes-per-shard", type=int, default=8, metavar="N",
                         help="episodes per shard file (default: %(default)s)")
     parser.add_argument("--expert-candidates", type=int, default=defaults.expert_candidates,
@@ -61,6 +64,21 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--expert-horizon", type=int, default=defaults.expert_horizon,
                         metavar="N", help="expert search: rollout length in steps "
                         "(default: %(default)s)")
+    delta = parser.add_argument_group(
+        "delta data", "with --from-model, each episode is the exported model's own rollout; "
+        "the expert labels the states the model visited in its worst windows, those where "
+        "the expert, restarted there, covers the most more path than the model did "
+        "(MAPF-GPT-DDG style; docs/data.md)")
+    delta.add_argument("--from-model", type=Path, default=None, metavar="MODEL.onnx",
+                       help="the exported model to roll out (pogema-lmapf only)")
+    delta.add_argument("--resolution", choices=("soft", "shield"), default="shield",
+                       help="how the model's rollout settles conflicts (default: %(default)s)")
+    delta.add_argument("--sample", action="store_true",
+                       help="the model samples its actions (default: greedy)")
+    delta.add_argument("--window", type=int, default=16, metavar="STEPS",
+                       help="steps per compared window (default: %(default)s)")
+    delta.add_argument("--keep", type=int, default=4, metavar="N",
+                       help="worst windows labelled per episode (default: %(default)s)")
     parser.add_argument("--no-tokens", action="store_true",
                         help="store only the raw state, not the token values (smaller; "
                         "tokens are rebuilt from the state by the encoder)")
@@ -111,6 +129,17 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.map_kinds) - set(MAP_KINDS))
     if unknown:
         problems.append(f"unknown --map-kinds {unknown}: choose from {', '.join(MAP_KINDS)}")
+    if args.from_model is not None:
+        if args.env != ENV_NAME:
+            problems.append(f"--from-model works with --env {ENV_NAME} only")
+        if not args.from_model.is_file():
+            problems.append(f"--from-model {args.from_model}: no such file")
+        if args.window < 1 or args.keep < 1:
+            problems.append("--window and --keep must be at least 1")
+        elif args.steps <= args.window:
+            problems.append(f"--steps ({args.steps}) must exceed --window ({args.window})")
+    if args.seed is None:
+        args.seed = 1 if args.from_model is not None else GeneratorConfig().seed
     if problems:
         for problem in problems:
             print(f"marlgpt generate: {problem}", file=sys.stderr)
@@ -125,6 +154,16 @@ def run(args: argparse.Namespace) -> int:
         from marlgpt_training.data.foraging import ForagingConfig, ForagingGenerator
 
         env = ForagingGenerator(ForagingConfig(seed=args.seed))
+    elif args.from_model is not None:
+        from marlgpt_planner.policy import ModelError
+        from marlgpt_training.data.delta import DeltaConfig, DeltaGenerator
+
+        try:
+            env = DeltaGenerator(config, DeltaConfig(
+                str(args.from_model), args.resolution, args.sample, args.window, args.keep))
+        except ModelError as exc:
+            print(f"marlgpt generate: {exc}", file=sys.stderr)
+            return 2
     else:
         env = LifelongMapfGenerator(config)
     try:
@@ -143,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
     if stats["expert_throughput"] is not None:
         kinds = ", ".join(f"{k} {v:.3f}" for k, v in stats["expert_throughput_by_map_kind"].items())
         unit = "goals/step" if args.env == ENV_NAME else "normalised return"
-        print(f"expert score: {stats['expert_throughput']:.3f} {unit} ({kinds})")
+        who = "model" if args.from_model is not None else "expert"
+        print(f"{who} score: {stats['expert_throughput']:.3f} {unit} ({kinds})")
     if args.stats_json:
         args.stats_json.parent.mkdir(parents=True, exist_ok=True)
         args.stats_json.write_text(json.dumps(stats, indent=2) + "\n")

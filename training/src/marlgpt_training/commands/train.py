@@ -35,6 +35,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "--set optim.lr=3e-4 (repeatable)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUT's latest checkpoint")
+    parser.add_argument("--init", default=None, metavar="RUN",
+                        help="start from this run's (or checkpoint's) weights with a fresh "
+                        "optimizer and schedule: fine-tuning, e.g. on old plus delta data "
+                        "(the model size and token layout must match the config's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -101,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         from marlgpt_training.train.trainer import train
 
         metrics = train(config, args.out, resume=args.resume, progress=not args.no_progress,
-                        max_steps=args.max_steps)
-    except DatasetError as exc:
+                        max_steps=args.max_steps, init=args.init)
+    except (DatasetError, FileNotFoundError, ValueError) as exc:
         print(f"marlgpt train: {exc}", file=sys.stderr)
         return 2
     if main:

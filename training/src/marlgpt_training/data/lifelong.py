@@ -93,18 +93,29 @@ class LifelongMapfGenerator:
         return rollout(self.config.spec(index), self.config, tokens)
 
 
-def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> EpisodeRecord:
-    """Run the expert through one episode and record every agent's every step."""
-    started = time.perf_counter()
+def episode_start(spec: EpisodeSpec) -> tuple:
+    """(obstacles, free cells, start cells, first goals, goal generator) of an episode."""
     rng = np.random.default_rng(spec.seed)
     obstacles = make_map(spec.map_kind, spec.height, spec.width, rng, spec.density)
     free = np.argwhere(~obstacles)
     n = min(spec.num_agents, len(free) - 1)
     picks = rng.permutation(len(free))
     positions = free[picks[:n]].astype(np.int64)
-    goals = _new_goals(free, positions, rng)
-    expert = PibtExpert(obstacles, seed=spec.seed, candidates=config.expert_candidates,
-                        horizon=config.expert_horizon, noise=config.expert_noise)
+    goals = new_goals(free, positions, rng)
+    return obstacles, free, positions, goals, rng
+
+
+def make_expert(obstacles: np.ndarray, seed: int, config: GeneratorConfig) -> PibtExpert:
+    return PibtExpert(obstacles, seed=seed, candidates=config.expert_candidates,
+                      horizon=config.expert_horizon, noise=config.expert_noise)
+
+
+def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> EpisodeRecord:
+    """Run the expert through one episode and record every agent's every step."""
+    started = time.perf_counter()
+    obstacles, free, positions, goals, rng = episode_start(spec)
+    n = len(positions)
+    expert = make_expert(obstacles, spec.seed, config)
     fields = DistanceFields(obstacles, pad=config.radius, compute=expert.distances)
     encoder = Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields)
 
@@ -127,8 +138,8 @@ def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> 
         rec_action[step], rec_mask[step] = actions, obs.action_mask
         if rec_tokens is not None:
             rec_tokens[step] = obs.values
-        before = _distances(fields, positions, goals)
-        after = _distances(fields, next_positions, goals)
+        before = distances(fields, positions, goals)
+        after = distances(fields, next_positions, goals)
         rec_reward[step] = after < before
         history = np.roll(history, 1, axis=1)
         history[:, 0] = moves(positions, next_positions)
@@ -136,7 +147,7 @@ def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> 
         at_goal = (positions == goals).all(axis=1)
         reached += int(at_goal.sum())
         if at_goal.any():
-            goals[at_goal] = _new_goals(free, positions[at_goal], rng)
+            goals[at_goal] = new_goals(free, positions[at_goal], rng)
     done = np.zeros((t, n), dtype=bool)
     done[-1] = True
     info = dict(asdict(spec), num_agents=n, goals_reached=reached, throughput=reached / t,
@@ -147,7 +158,7 @@ def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> 
                          static=obstacles.astype(np.uint8), info=info)
 
 
-def _new_goals(free: np.ndarray, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def new_goals(free: np.ndarray, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A uniformly drawn free cell for each agent, never the agent's own cell."""
     goals = free[rng.integers(len(free), size=len(positions))]
     same = (goals == positions).all(axis=1)
@@ -157,6 +168,6 @@ def _new_goals(free: np.ndarray, positions: np.ndarray, rng: np.random.Generator
     return goals.astype(np.int64)
 
 
-def _distances(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+def distances(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
     pairs = zip(positions.tolist(), goals.tolist(), strict=True)
     return np.array([fields.distance(p, g) for p, g in pairs])

@@ -63,6 +63,20 @@ def load_model(path: "str | Path", device: str = "cpu") -> "tuple[MarlGpt, dict]
     return model.to(device).eval(), config
 
 
+def init_weights(model: MarlGpt, path: "str | Path", config: dict) -> Path:
+    """Load a checkpoint's weights into ``model`` for fine-tuning; refuse one whose model size,
+    token layout or environments differ from ``config`` (the run's full config)."""
+    directory = resolve(path)
+    other = yaml.safe_load((directory / "config.yaml").read_text())
+    for key in ("model", "encoder", "environments"):
+        if other.get(key) != config.get(key):
+            raise ValueError(f"--init {path}: its {key} differs from this run's "
+                             f"({other.get(key)} vs {config.get(key)})")
+    model.load_state_dict(load_file(str(directory / "model.safetensors"),
+                                    device=str(next(model.parameters()).device)))
+    return directory
+
+
 def save_untrained(out: Path, size: str, seed: int = 0) -> Path:
     """A freshly initialised ``size`` model (see ``SIZES``) as a POGEMA checkpoint at
     ``OUT/checkpoints/step-000000``: what latency benchmarks and export tests need, no data."""

@@ -79,8 +79,12 @@ def group_by_environment(dirs: List[str]) -> Dict[str, List[Path]]:
 
 
 def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
-          max_steps: Optional[int] = None) -> dict:
-    """Train until ``optim.max_steps`` (or ``max_steps``); returns the last logged metrics."""
+          max_steps: Optional[int] = None, init: Optional[str] = None) -> dict:
+    """Train until ``optim.max_steps`` (or ``max_steps``); returns the last logged metrics.
+
+    ``init``: a run or checkpoint whose weights the model starts from (fine-tuning); its
+    model size and token layout must be this config's. A resumed run ignores it.
+    """
     env = Distributed()
     stop = max_steps if max_steps is not None else config.optim.max_steps
     out.mkdir(parents=True, exist_ok=True)
@@ -111,6 +115,12 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
         torch.set_rng_state(state["rng_torch"])
         if env.main:
             print(f"resuming from {found} (step {step})")
+    elif init is not None:
+        start = checkpoint.init_weights(model, init, saved_config)
+        if target is not None:
+            target.load_state_dict(model.state_dict())
+        if env.main:
+            print(f"starting from the weights of {start}")
     ddp = DistributedDataParallel(model) if env.world_size > 1 else model
     forward = torch.compile(ddp) if config.optim.compile else ddp  # checkpoints keep `model`
 

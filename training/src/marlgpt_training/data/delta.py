@@ -1,0 +1,218 @@
+"""Delta data: the expert's actions on the states the model itself reaches where it falls behind.
+
+Behaviour cloning only ever shows the model the expert's own states; once the model deviates,
+in a dense crowd, it meets states no expert visited and has nothing to imitate. Delta data
+(after MAPF-GPT-DDG) fixes that one episode at a time:
+
+1. The exported model (the runtime robots use, no torch) drives a fresh generated episode,
+   with the soft rule or the collision shield, exactly as it would be deployed.
+2. The episode is cut into windows of ``window`` steps. From each window's first state the
+   expert runs the same number of steps with the goals held fixed; both are credited with
+   the path length they covered toward those goals (an agent that reaches its goal gets its
+   whole start distance).
+3. The windows where the expert covers most more than the model (the worst ``keep``) are
+   restarted with a fresh expert, which labels every state the model visited in them with
+   its own joint action. Those rows, tokens from the model's states, actions from the expert,
+   are the episode's record: fine-tuning on old plus delta data (``marlgpt train --init``)
+   teaches the model what to do where it actually goes wrong.
+
+Each kept window is its own segment of the record (``done`` at its last step), so nothing
+bootstraps across the cut. The rewards are the expert action's (1 where it shortens the path).
+"""
+import time
+from dataclasses import asdict, dataclass
+from typing import List, Tuple
+
+import numpy as np
+
+from marlgpt_planner.actions import DELTAS, moves
+from marlgpt_planner.encoder import Encoder, GridState
+from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.policy import Policy as Runtime
+from marlgpt_planner.policy import choose, encoder_expectation, sha256_file
+from marlgpt_planner.shield import RESOLUTIONS, GoalAges, rank, ranking_scores, shield
+from marlgpt_planner.soft_rule import resolve
+from marlgpt_training.data.lifelong import (
+    ENV_ID,
+    ENV_NAME,
+    EpisodeSpec,
+    GeneratorConfig,
+    LifelongMapfGenerator,
+    distances,
+    episode_start,
+    make_expert,
+    new_goals,
+)
+from marlgpt_training.data.records import EpisodeRecord
+
+
+@dataclass(frozen=True)
+class DeltaConfig:
+    """How the model is rolled out and which windows are kept (see the module doc)."""
+
+    model: str
+    resolution: str = "shield"
+    sample: bool = False
+    window: int = 16
+    keep: int = 4
+
+    def check(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
+                             f"got {self.resolution!r}")
+        if self.window < 1 or self.keep < 1:
+            raise ValueError(f"window and keep must be at least 1, got {self.window}, "
+                             f"{self.keep}")
+
+
+class Trajectory:
+    """What the model did in one episode: its states, step by step."""
+
+    def __init__(self) -> None:
+        self.positions: List[np.ndarray] = []
+        self.goals: List[np.ndarray] = []
+        self.history: List[np.ndarray] = []
+        self.goals_reached = 0
+
+
+class DeltaGenerator(LifelongMapfGenerator):
+    """``pogema-lmapf`` delta data for :func:`marlgpt_training.data.generate.generate`."""
+
+    def __init__(self, config: GeneratorConfig, delta: DeltaConfig) -> None:
+        super().__init__(config)
+        delta.check()
+        self.delta = delta
+        self.model_sha256 = sha256_file(delta.model)
+        runtime = Runtime(delta.model)  # refuses a model whose encoder is not this data's
+        probe = Encoder(np.zeros((1, 1), dtype=bool), config.radius, config.history,
+                        config.neighbours)
+        runtime.check(encoder_expectation(probe))
+        self._runtime = None
+
+    def settings(self) -> dict:
+        return dict(super().settings(), delta=dict(asdict(self.delta),
+                                                   model_sha256=self.model_sha256))
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:  # made in the worker process, one ONNX session each
+            self._runtime = Runtime(self.delta.model, sample=self.delta.sample)
+        return self._runtime
+
+    def episode(self, index: int, tokens: bool = True) -> EpisodeRecord:
+        return delta_episode(self.config.spec(index), self.config, self.delta, self.runtime(),
+                             tokens)
+
+
+def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig,
+                  runtime: Runtime, obstacles: np.ndarray, free: np.ndarray,
+                  positions: np.ndarray, goals: np.ndarray, rng: np.random.Generator,
+                  encoder: Encoder) -> Trajectory:
+    """The model's own lifelong episode (goals redrawn on arrival), as deployed."""
+    runtime.rng = np.random.default_rng(spec.seed)
+    trajectory = Trajectory()
+    history = np.zeros((len(positions), config.history), dtype=np.int64)
+    ages = GoalAges()
+    agents = range(len(positions))
+    for _ in range(spec.steps):
+        trajectory.positions.append(positions.copy())
+        trajectory.goals.append(goals.copy())
+        trajectory.history.append(history.copy())
+        obs = encoder.encode(GridState(positions, goals, history))
+        logits = runtime.logits(obs.values)
+        if delta.resolution == "shield":
+            scores = ranking_scores(logits, obs.action_mask, delta.sample, runtime.rng)
+            next_positions = shield(positions, rank(scores), ages.update(agents, goals))
+        else:
+            actions = choose(logits, obs.action_mask, delta.sample, runtime.rng)
+            next_positions, _ = resolve(positions, positions + DELTAS[actions], obstacles)
+        history = np.roll(history, 1, axis=1)
+        history[:, 0] = moves(positions, next_positions)
+        positions = next_positions
+        at_goal = (positions == goals).all(axis=1)
+        trajectory.goals_reached += int(at_goal.sum())
+        if at_goal.any():
+            goals = goals.copy()
+            goals[at_goal] = new_goals(free, positions[at_goal], rng)
+    return trajectory
+
+
+def progress(fields: DistanceFields, path: List[np.ndarray], goals: np.ndarray) -> int:
+    """Path length covered toward ``goals`` along ``path`` (cells per step, first = start):
+    an agent that reached its goal on the way gets its whole start distance."""
+    start = distances(fields, path[0], goals)
+    reached = np.zeros(len(goals), dtype=bool)
+    for cells in path[1:]:
+        reached |= (cells == goals).all(axis=1)
+    covered = np.where(reached, start, start - distances(fields, path[-1], goals))
+    return int(covered.sum())
+
+
+def expert_path(obstacles: np.ndarray, seed: int, config: GeneratorConfig, positions: np.ndarray,
+                goals: np.ndarray, steps: int) -> List[np.ndarray]:
+    """The expert's cells for ``steps`` steps from ``positions`` with ``goals`` held fixed."""
+    expert = make_expert(obstacles, seed, config)
+    path = [positions]
+    for _ in range(steps):
+        path.append(expert.next_cells(path[-1], goals))
+    return path
+
+
+def window_gaps(trajectory: Trajectory, obstacles: np.ndarray, fields: DistanceFields,
+                spec: EpisodeSpec, config: GeneratorConfig,
+                window: int) -> List[Tuple[int, int, int]]:
+    """(start step, expert's progress, model's progress) for every whole window."""
+    out = []
+    steps = len(trajectory.positions)
+    for start in range(0, steps - window, window):
+        goals = trajectory.goals[start]
+        model = progress(fields, trajectory.positions[start:start + window + 1], goals)
+        path = expert_path(obstacles, spec.seed + start, config, trajectory.positions[start],
+                           goals, window)
+        out.append((start, progress(fields, path, goals), model))
+    return out
+
+
+def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig,
+                  runtime: Runtime, tokens: bool = True) -> EpisodeRecord:
+    """Roll the model out, find its worst windows, and record the expert's labels there."""
+    started = time.perf_counter()
+    obstacles, free, positions, goals, rng = episode_start(spec)
+    n = len(positions)
+    probe = make_expert(obstacles, spec.seed, config)
+    fields = DistanceFields(obstacles, pad=config.radius, compute=probe.distances)
+    encoder = Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields)
+    runtime.check(encoder_expectation(encoder))
+    trajectory = model_rollout(spec, config, delta, runtime, obstacles, free, positions, goals,
+                               rng, encoder)
+    gaps = window_gaps(trajectory, obstacles, fields, spec, config, delta.window)
+    worst = sorted(gaps, key=lambda g: (-(g[1] - g[2]), g[0]))[:delta.keep]
+    worst.sort()
+    segments = []
+    for start, _, _ in worst:
+        expert = make_expert(obstacles, spec.seed + start, config)
+        for t in range(start, start + delta.window):
+            state = GridState(trajectory.positions[t], trajectory.goals[t], trajectory.history[t])
+            obs = encoder.encode(state)
+            actions = expert.step(state.positions, state.goals)
+            before = distances(fields, state.positions, state.goals)
+            after = distances(fields, state.positions + DELTAS[actions], state.goals)
+            segments.append((state, obs, actions, after < before, t == start + delta.window - 1))
+    t = len(segments)
+    rec = EpisodeRecord(
+        episode=spec.episode, env_id=ENV_ID,
+        action=np.array([s[2] for s in segments], dtype=np.uint8).reshape(t, n),
+        action_mask=np.array([s[1].action_mask for s in segments], dtype=bool).reshape(t, n, -1),
+        reward=np.array([s[3] for s in segments], dtype=np.float32).reshape(t, n),
+        done=np.repeat(np.array([s[4] for s in segments], dtype=bool)[:, None], n, axis=1),
+        tokens=(np.array([s[1].values for s in segments], dtype=np.float16)
+                .reshape(t, n, encoder.num_tokens) if tokens else None),
+        state={"position": np.array([s[0].positions for s in segments], dtype=np.int16)
+               .reshape(t, n, 2),
+               "goal": np.array([s[0].goals for s in segments], dtype=np.int16).reshape(t, n, 2)},
+        static=obstacles.astype(np.uint8),
+        info=dict(asdict(spec), num_agents=n, env=ENV_NAME,
+                  goals_reached=trajectory.goals_reached,
+                  throughput=trajectory.goals_reached / spec.steps,
+                  windows=[{"start": s, "expert": e, "model": m} for s, e, m in gaps],
+                  kept=[s for s, _, _ in worst], seconds=time.perf_counter() - started))
+    return rec
