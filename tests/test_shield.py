@@ -113,6 +113,20 @@ def test_sampled_rankings_draw_their_first_action_from_the_policy() -> None:
         ranking_scores(logits, mask, True, None)
 
 
+def test_a_path_weight_lets_the_path_length_guide_the_ranking() -> None:
+    logits = np.log(np.array([[0.5, 0.3, 0.1, 0.05, 0.05]]))
+    path_left = np.array([[4, 5, 3, 5, 3]])  # down and right shorten the path
+    assert rank(ranking_scores(logits, None, False, None)) == [[WAIT, UP, DOWN, LEFT, RIGHT]]
+    # A heavy weight: path length first, the model breaks the ties (down before right).
+    assert rank(ranking_scores(logits, None, False, None, path_left, 3.0)) == \
+        [[DOWN, RIGHT, WAIT, UP, LEFT]]
+    # A light one: the model first, the path length settles near-ties (right before left).
+    assert rank(ranking_scores(logits, None, False, None, path_left, 0.1)) == \
+        [[WAIT, UP, DOWN, RIGHT, LEFT]]
+    with pytest.raises(ValueError, match="path length"):
+        ranking_scores(logits, None, False, None, None, 1.0)
+
+
 def test_goal_ages_grow_until_the_goal_changes() -> None:
     ages = GoalAges()
     assert ages.update(["a", "b"], [(1, 1), (2, 2)]) == [0, 0]

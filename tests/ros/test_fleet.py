@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
+import pytest
 import yaml
 
 from marlgpt_planner.fleet_config import Fleet, NodeSpec, parameter_file
@@ -86,8 +87,9 @@ def test_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scores(
     assert Path(summary["animation"]).read_text().startswith("<svg")
 
 
-def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env,
-                                                                monkeypatch) -> None:
+@pytest.mark.parametrize("path_weight", [0.0, 1.0])
+def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env, monkeypatch,
+                                                                path_weight) -> None:
     from marlgpt_planner.fleet_config import read_map
     from marlgpt_planner.grid import render_grid
     from marlgpt_training.benchmark.episode import run_episode
@@ -95,20 +97,23 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
     from marlgpt_training.policies.deployed import DeployedPolicy
 
     steps = 40
-    shielded = dict(GREEDY, **{"fleet_protocol.resolution": "shield"})
+    shielded = dict(GREEDY, **{"fleet_protocol.resolution": "shield",
+                               "model.path_weight": path_weight})
     watched = {}
 
     def keep_steps(run, watcher):
         watched.update(watcher.steps)
 
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps, robots=4, planner=shielded,
-                             during=keep_steps)
+    # Two steps more than compared, so the simulator has checked every compared step.
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps + 2, robots=4,
+                             planner=shielded, during=keep_steps)
     assert summary["collisions"]["total"] == 0
     pogema = summary["pogema"]
     assert pogema["checked_steps"] >= steps and pogema["mismatches"] == 0
     instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
     trace = []
-    offline = run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace)
+    offline = run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace,
+                          path_weight=path_weight)
     for step in range(1, steps + 1):
         msg = watched[step]
         fleet_cells = [[c.row, c.col] for c in msg.to_cells]

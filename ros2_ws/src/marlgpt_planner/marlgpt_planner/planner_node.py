@@ -26,7 +26,7 @@ from marlgpt_planner import lockstep, markers
 from marlgpt_planner.actions import DELTAS, WAIT
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.goals import Goals
-from marlgpt_planner.grid import parse_grid
+from marlgpt_planner.grid import neighbour_distances, parse_grid
 from marlgpt_planner.lattice import (
     CellTracker,
     Lattice,
@@ -51,7 +51,7 @@ PARAMETERS = (
     ("pose.topic", "pose"), ("pose.type", "PoseWithCovarianceStamped"),
     ("pose.timeout", 1.0), ("pose.hysteresis", 0.2),
     ("model.path", ""), ("model.backend", "cpu"), ("model.threads", 1),
-    ("model.sample", True), ("model.seed", 0),
+    ("model.sample", True), ("model.seed", 0), ("model.path_weight", 0.0),
     ("goals.source", "generator"), ("goals.seed", 0), ("goals.wait", 2.0),
     ("nav.action", "navigate_to_pose"), ("nav.frame", "map"), ("nav.behavior_tree", ""),
     ("nav.tolerance", 0.05), ("nav.retries", 2), ("nav.server_timeout", 10.0),
@@ -117,6 +117,10 @@ class PlannerNode(Node):
                                     startup_timeout=float(p("fleet_protocol.startup_timeout").value),
                                     resolution=str(p("fleet_protocol.resolution").value))
         self.policy = self._load_policy()
+        self.path_weight = float(p("model.path_weight").value)
+        if not (math.isfinite(self.path_weight) and self.path_weight >= 0):
+            raise ValueError(f"model.path_weight must be a finite number >= 0, got "
+                             f"{self.path_weight}")
         self.encoder: Optional[Encoder] = None
         self._encoder_obstacles: Optional[np.ndarray] = None
         self.step_timeout = float(p("nav.step_timeout").value)
@@ -370,7 +374,11 @@ class PlannerNode(Node):
         observation = encoder.encode(GridState(positions, goals, history))
         values, mask = observation.values[rows], observation.action_mask[rows]
         if self.fleet.resolution == "shield":
-            return self.policy.rank(values, mask)
+            path_left = None
+            if self.path_weight:
+                path_left = neighbour_distances(encoder.fields, positions[rows], goals[rows])
+            return self.policy.rank(values, mask, path_left=path_left,
+                                    path_weight=self.path_weight)
         return [[int(a)] for a in self.policy.act(values, mask)]
 
     def _encoder(self) -> Encoder:

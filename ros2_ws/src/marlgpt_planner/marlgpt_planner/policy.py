@@ -159,12 +159,16 @@ class Policy:
                       self.rng)
 
     def rank(self, values: np.ndarray, action_mask: Optional[np.ndarray] = None,
-             sample: Optional[bool] = None) -> List[List[int]]:
+             sample: Optional[bool] = None, path_left: Optional[np.ndarray] = None,
+             path_weight: float = 0.0) -> List[List[int]]:
         """Every row's actions best first, masked ones left out: the preference order the
         collision shield reads (:mod:`marlgpt_planner.shield`). Greedy: by probability;
-        sampled: drawn from the policy without replacement."""
+        sampled: drawn from the policy without replacement; ``path_weight`` > 0 blends in the
+        path length each action leaves (``path_left``, see
+        :func:`marlgpt_planner.shield.ranking_scores`)."""
         return rank(ranking_scores(self.logits(values), action_mask,
-                                   self.sample if sample is None else sample, self.rng))
+                                   self.sample if sample is None else sample, self.rng,
+                                   path_left, path_weight))
 
     def __repr__(self) -> str:
         return (f"Policy({str(self.path)!r}, backend={self.backend!r}, "

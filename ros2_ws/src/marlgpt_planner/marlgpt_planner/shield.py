@@ -39,14 +39,24 @@ def rank(scores: np.ndarray) -> List[List[int]]:
 
 
 def ranking_scores(logits: np.ndarray, action_mask: Optional[np.ndarray], sample: bool,
-                   rng: Optional[np.random.Generator]) -> np.ndarray:
+                   rng: Optional[np.random.Generator], path_left: Optional[np.ndarray] = None,
+                   path_weight: float = 0.0) -> np.ndarray:
     """Scores whose :func:`rank` is a greedy or sampled preference order over the actions.
 
-    Greedy: the logits themselves (the most likely action first). Sampled: logits plus Gumbel
-    noise, so the ranking is drawn without replacement from the policy (its first action is a
-    sample from the policy's distribution). Masked actions score ``-inf``.
+    Greedy: the log-probabilities (the most likely action first). Sampled: log-probabilities
+    plus Gumbel noise, so the ranking is drawn without replacement from the policy (its first
+    action is a sample from the policy's distribution). With ``path_weight`` > 0, minus
+    ``path_weight`` times ``path_left`` (N, 5), the path length each action leaves to the goal
+    (:func:`marlgpt_planner.grid.neighbour_distances`): the policy guides PIBT's cost-to-go
+    order instead of replacing it. Masked actions score ``-inf``.
     """
-    scores = np.asarray(logits, dtype=np.float64).copy()
+    scores = np.asarray(logits, dtype=np.float64)
+    top = scores.max(axis=1, keepdims=True)
+    scores = scores - top - np.log(np.exp(scores - top).sum(axis=1, keepdims=True))
+    if path_weight:
+        if path_left is None:
+            raise ValueError("a path weight needs the path length each action leaves")
+        scores = scores - path_weight * np.asarray(path_left, dtype=np.float64)
     if sample:
         if rng is None:
             raise ValueError("sampled rankings need a random generator")

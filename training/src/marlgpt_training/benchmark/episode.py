@@ -39,12 +39,16 @@ def make_env(instance: Instance):
     return pogema_v0(config)
 
 
-def shielded_step(policy: Policy, state: GridState, ages: GoalAges,
-                  fields: DistanceFields) -> np.ndarray:
+def shielded_step(policy: Policy, state: GridState, ages: GoalAges, fields: DistanceFields,
+                  path_weight: float = 0.0) -> np.ndarray:
     """The next cells (N, 2) the collision shield picks from ``policy``'s rankings (moves onto
-    obstacles left out): no shared cells, no swaps."""
+    obstacles left out; ``path_weight`` times the path length each action leaves subtracted
+    from its score): no shared cells, no swaps."""
+    path_left = neighbour_distances(fields, state.positions, state.goals)
     scores = np.array(policy.preferences(state), dtype=np.float64)
-    blocked = neighbour_distances(fields, state.positions, state.goals) >= UNREACHABLE
+    if path_weight:
+        scores = scores - path_weight * path_left
+    blocked = path_left >= UNREACHABLE
     blocked[:, 0] = False
     scores[blocked] = -np.inf
     agents = range(len(state.positions))
@@ -52,14 +56,16 @@ def shielded_step(policy: Policy, state: GridState, ages: GoalAges,
 
 
 def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
-                trace: Optional[List[np.ndarray]] = None) -> EpisodeResult:
+                trace: Optional[List[np.ndarray]] = None,
+                path_weight: float = 0.0) -> EpisodeResult:
     """Run ``policy`` for the whole episode; throughput = goals reached / episode length.
 
     ``resolution``: ``soft`` hands the policy's actions to POGEMA, whose soft rule cancels
     conflicting moves; ``shield`` hands it the step the collision shield picks from the
     policy's rankings (:mod:`marlgpt_planner.shield`). POGEMA is the referee either way, and
-    a shielded step it does not apply unchanged is an error. ``trace``, if given, receives
-    every agent's cells (N, 2) after each step.
+    a shielded step it does not apply unchanged is an error. ``path_weight`` (shield only)
+    blends the path length each action leaves into the rankings. ``trace``, if given,
+    receives every agent's cells (N, 2) after each step.
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
@@ -82,7 +88,7 @@ def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
         state = GridState(positions, goals, history)
         planned = None
         if resolution == "shield":
-            planned = shielded_step(policy, state, ages, fields)
+            planned = shielded_step(policy, state, ages, fields, path_weight)
             actions = moves(positions, planned)
         else:
             actions = policy.act(state)

@@ -21,6 +21,8 @@ class EvalReport:
     references: Dict[str, Dict[tuple, float]] = field(default_factory=dict)
     #: How conflicting moves were settled: soft (POGEMA's rule) or shield (PIBT over rankings).
     resolution: str = "soft"
+    #: Shield only: weight of the path length each action leaves in the rankings.
+    path_weight: float = 0.0
 
     @property
     def agent_counts(self) -> List[int]:
@@ -52,6 +54,7 @@ class EvalReport:
             "map_set": self.map_set,
             "policy": self.policy,
             "resolution": self.resolution,
+            "path_weight": self.path_weight,
             "per_agents": {
                 str(n): {"avg_throughput": mean_over(self.throughputs(n)),
                          "instances": len(self.throughputs(n)),
@@ -68,7 +71,8 @@ class EvalReport:
         algorithms = sorted(self.references)
         label = Path(self.policy).name if "/" in self.policy else self.policy
         if self.resolution != "soft":
-            label += f" ({self.resolution})"
+            label += f" ({self.resolution}" + (f", path {self.path_weight:g})"
+                                               if self.path_weight else ")")
         head = ["agents", "instances", label] + algorithms
         rows = []
         for n in self.agent_counts:
@@ -90,19 +94,23 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def _run(task) -> EpisodeResult:
-    instance, policy_spec, sample, resolution = task
-    return run_episode(instance, make_policy(policy_spec, sample), resolution)
+    instance, policy_spec, sample, resolution, path_weight = task
+    return run_episode(instance, make_policy(policy_spec, sample), resolution,
+                       path_weight=path_weight)
 
 
 def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int = 1,
                   progress: bool = True, sample: bool = False,
-                  resolution: str = "soft") -> Iterator[EpisodeResult]:
+                  resolution: str = "soft",
+                  path_weight: float = 0.0) -> Iterator[EpisodeResult]:
     """Episode results for ``instances`` as they finish (order not kept with workers > 1)."""
     make_policy(policy_spec, sample)  # fail fast on a bad name, before any worker starts
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
                          f"got {resolution!r}")
-    tasks = [(instance, policy_spec, sample, resolution) for instance in instances]
+    if path_weight and resolution != "shield":
+        raise ValueError("a path weight only shapes the shield's rankings (--resolution shield)")
+    tasks = [(instance, policy_spec, sample, resolution, path_weight) for instance in instances]
     bar = tqdm(total=len(tasks), desc=f"eval {policy_spec}", unit="episode", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -123,14 +131,15 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
 def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[int]] = None,
              max_instances: Optional[int] = None, workers: int = 1,
              progress: bool = True, sample: bool = False,
-             resolution: str = "soft") -> EvalReport:
+             resolution: str = "soft", path_weight: float = 0.0) -> EvalReport:
     """Run ``policy_spec`` on ``map_set`` and collect the report with its references;
     ``resolution`` settles conflicting moves (see :func:`run_episode`)."""
     counts = list(agent_counts or map_set.agent_counts)
     instances = [inst for n in counts for inst in map_set.instances(n, max_instances)]
     # Longest episodes (most agents) first keeps the workers busy to the end.
     instances.sort(key=lambda inst: -inst.num_agents)
-    episodes = list(run_instances(instances, policy_spec, workers, progress, sample, resolution))
+    episodes = list(run_instances(instances, policy_spec, workers, progress, sample, resolution,
+                                  path_weight))
     episodes.sort(key=lambda e: (e.num_agents, e.map_name, e.seed))
     return EvalReport(map_set.name, policy_spec, episodes, map_set.reference_results(),
-                      resolution)
+                      resolution, path_weight)

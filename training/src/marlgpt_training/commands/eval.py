@@ -43,6 +43,11 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "actions (the fleet's collision shield, docs/planner.md) and hands that "
                         "to POGEMA. With shield, --policy bfs is plain PIBT (default: "
                         "%(default)s)")
+    parser.add_argument("--path-weight", type=float, default=0.0, metavar="W",
+                        help="with --resolution shield: rank each agent's actions by the "
+                        "policy's log-probability minus W times the path length the action "
+                        "leaves, so the model guides PIBT's cost-to-go order (0: the policy "
+                        "alone; default: %(default)s)")
     parser.add_argument("--env", choices=("pogema-lmapf", "lbf"), default="pogema-lmapf",
                         help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
                         "Foraging, --episodes seeded episodes over its task mix, scored by the "
@@ -126,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate(map_set, args.policy, agent_counts=args.agents,
                           max_instances=args.max_instances, workers=workers,
                           progress=not args.no_progress, sample=args.sample,
-                          resolution=args.resolution)
+                          resolution=args.resolution, path_weight=args.path_weight)
     except ValueError as exc:
         print(f"marlgpt eval: {exc}", file=sys.stderr)
         return 2

@@ -75,6 +75,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                        help="how the model's rollout settles conflicts (default: %(default)s)")
     delta.add_argument("--sample", action="store_true",
                        help="the model samples its actions (default: greedy)")
+    delta.add_argument("--path-weight", type=float, default=0.0, metavar="W",
+                       help="shield rankings blend in W x the path length each action leaves, "
+                       "as the planner's model.path_weight (default: %(default)s)")
     delta.add_argument("--window", type=int, default=16, metavar="STEPS",
                        help="steps per compared window (default: %(default)s)")
     delta.add_argument("--keep", type=int, default=4, metavar="N",
@@ -160,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             env = DeltaGenerator(config, DeltaConfig(
-                str(args.from_model), args.resolution, args.sample, args.window, args.keep))
-        except ModelError as exc:
+                str(args.from_model), args.resolution, args.sample, args.window, args.keep,
+                args.path_weight))
+        except (ModelError, ValueError) as exc:
             print(f"marlgpt generate: {exc}", file=sys.stderr)
             return 2
     else:

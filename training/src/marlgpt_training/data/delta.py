@@ -27,7 +27,7 @@ import numpy as np
 
 from marlgpt_planner.actions import DELTAS, moves
 from marlgpt_planner.encoder import Encoder, GridState
-from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.grid import DistanceFields, neighbour_distances
 from marlgpt_planner.policy import Policy as Runtime
 from marlgpt_planner.policy import choose, encoder_expectation, sha256_file
 from marlgpt_planner.shield import RESOLUTIONS, GoalAges, rank, ranking_scores, shield
@@ -55,11 +55,14 @@ class DeltaConfig:
     sample: bool = False
     window: int = 16
     keep: int = 4
+    path_weight: float = 0.0
 
     def check(self) -> None:
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
                              f"got {self.resolution!r}")
+        if self.path_weight and self.resolution != "shield":
+            raise ValueError("a path weight only shapes the shield's rankings")
         if self.window < 1 or self.keep < 1:
             raise ValueError(f"window and keep must be at least 1, got {self.window}, "
                              f"{self.keep}")
@@ -120,7 +123,10 @@ def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
         obs = encoder.encode(GridState(positions, goals, history))
         logits = runtime.logits(obs.values)
         if delta.resolution == "shield":
-            scores = ranking_scores(logits, obs.action_mask, delta.sample, runtime.rng)
+            path_left = (neighbour_distances(encoder.fields, positions, goals)
+                         if delta.path_weight else None)
+            scores = ranking_scores(logits, obs.action_mask, delta.sample, runtime.rng,
+                                    path_left, delta.path_weight)
             next_positions = shield(positions, rank(scores), ages.update(agents, goals))
         else:
             actions = choose(logits, obs.action_mask, delta.sample, runtime.rng)
