@@ -64,7 +64,7 @@ def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals=
     return run.summary(watcher.last, time.monotonic() - started, watcher.lost), run
 
 
-def test_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scores(
+def test_a_soft_rule_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scores(
         tmp_path, ros_env, monkeypatch) -> None:
     from marlgpt_planner.fleet_config import read_map
     from marlgpt_planner.grid import render_grid
@@ -73,7 +73,8 @@ def test_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scores(
     from marlgpt_training.policies.deployed import DeployedPolicy
 
     steps = 40
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps, robots=4, planner=GREEDY)
+    soft = dict(GREEDY, **{"fleet_protocol.resolution": "soft"})
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps, robots=4, planner=soft)
     assert summary["collisions"] == {"vertex": 0, "swap": 0, "total": 0}
     pogema = summary["pogema"]
     assert pogema["lockstep"] and pogema["checked_steps"] >= steps

@@ -57,7 +57,7 @@ PARAMETERS = (
     ("nav.tolerance", 0.05), ("nav.retries", 2), ("nav.server_timeout", 10.0),
     ("nav.step_timeout", 20.0),
     ("fleet_protocol.lost_after", 5.0), ("fleet_protocol.startup_timeout", 60.0),
-    ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", "soft"),
+    ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", "shield"),
     ("fleet_protocol.state_topic", "/fleet/state"), ("fleet_protocol.step_topic", "/fleet/step"),
     ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 20.0),
 )

@@ -40,6 +40,7 @@ from marlgpt_training.data.lifelong import (
     LifelongMapfGenerator,
     distances,
     episode_start,
+    make_encoder,
     make_expert,
     new_goals,
 )
@@ -184,9 +185,8 @@ def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
     started = time.perf_counter()
     obstacles, free, positions, goals, rng = episode_start(spec)
     n = len(positions)
-    probe = make_expert(obstacles, spec.seed, config)
-    fields = DistanceFields(obstacles, pad=config.radius, compute=probe.distances)
-    encoder = Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields)
+    encoder = make_encoder(obstacles, config, make_expert(obstacles, spec.seed, config))
+    fields = encoder.fields
     runtime.check(encoder_expectation(encoder))
     trajectory = model_rollout(spec, config, delta, runtime, obstacles, free, positions, goals,
                                rng, encoder)

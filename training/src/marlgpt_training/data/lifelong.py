@@ -110,14 +110,20 @@ def make_expert(obstacles: np.ndarray, seed: int, config: GeneratorConfig) -> Pi
                       horizon=config.expert_horizon, noise=config.expert_noise)
 
 
+def make_encoder(obstacles: np.ndarray, config: GeneratorConfig, expert: PibtExpert) -> Encoder:
+    """The data's encoder on ``obstacles``, its distance fields computed by the expert."""
+    fields = DistanceFields(obstacles, pad=config.radius, compute=expert.distances)
+    return Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields)
+
+
 def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> EpisodeRecord:
     """Run the expert through one episode and record every agent's every step."""
     started = time.perf_counter()
     obstacles, free, positions, goals, rng = episode_start(spec)
     n = len(positions)
     expert = make_expert(obstacles, spec.seed, config)
-    fields = DistanceFields(obstacles, pad=config.radius, compute=expert.distances)
-    encoder = Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields)
+    encoder = make_encoder(obstacles, config, expert)
+    fields = encoder.fields
 
     t = spec.steps
     rec_pos = np.empty((t, n, 2), dtype=np.int16)
