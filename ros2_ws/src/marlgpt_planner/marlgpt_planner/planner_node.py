@@ -51,7 +51,7 @@ PARAMETERS = (
     ("pose.topic", "pose"), ("pose.type", "PoseWithCovarianceStamped"),
     ("pose.timeout", 1.0), ("pose.hysteresis", 0.2),
     ("model.path", ""), ("model.backend", "cpu"), ("model.threads", 1),
-    ("model.sample", True), ("model.seed", 0), ("model.path_weight", 0.0),
+    ("model.sample", False), ("model.seed", 0), ("model.path_weight", 0.0),
     ("goals.source", "generator"), ("goals.seed", 0), ("goals.wait", 2.0),
     ("nav.action", "navigate_to_pose"), ("nav.frame", "map"), ("nav.behavior_tree", ""),
     ("nav.tolerance", 0.05), ("nav.retries", 2), ("nav.server_timeout", 10.0),
