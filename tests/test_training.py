@@ -80,7 +80,9 @@ def test_loss_decreases_when_overfitting_a_small_batch(data_dir: Path, mode: str
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     config = LossConfig(mode=mode)
     first = None
-    for _ in range(150):
+    # 300 steps: with the full loss the BC term sits on a plateau until about step 150-200
+    # (the critic's terms settle first), so a shorter run only tests where that knee falls.
+    for _ in range(300):
         losses = compute_losses(model, batch, config, target)
         optimizer.zero_grad()
         losses["loss"].backward()
