@@ -172,20 +172,21 @@ class Fleet:
                                f"{self.waiting_for_proposals()}")
         ids = list(self.live)
         start = [self.positions[r] for r in ids]
-        intended, rankings = [], []
-        for robot, cell in zip(ids, start):
-            proposal = self._reports[robot, self.step, "proposal"]
+        proposals = [self._reports[robot, self.step, "proposal"] for robot in ids]
+        intended = []
+        for proposal, cell in zip(proposals, start):
             target = tuple(proposal.intended)
             # A proposal must be a wait or a 4-neighbour move; anything else waits.
             if abs(target[0] - cell[0]) + abs(target[1] - cell[1]) > 1:
                 target = cell
             intended.append(target)
-            # A robot that sent no ranking (or a soft-rule planner) ranks its intended move.
-            rankings.append(clean_ranking(proposal.ranking) or [between(cell, target), WAIT])
         # Lost robots' cells act as agents that always wait: nobody enters them.
         blockers = sorted(self.lost_cells - set(start))
         positions = np.array(start + blockers, dtype=np.int64).reshape(-1, 2)
         if self.resolution == "shield":
+            # A robot that sent no ranking (e.g. a soft-rule planner) ranks its intended move.
+            rankings = [clean_ranking(p.ranking) or [between(cell, target), WAIT]
+                        for p, cell, target in zip(proposals, start, intended)]
             ages = [self.age.get(r, 0) for r in ids] + [-1] * len(blockers)
             after = shield(positions, rankings + [[WAIT]] * len(blockers), ages)
             moved = (after != positions).any(axis=1)

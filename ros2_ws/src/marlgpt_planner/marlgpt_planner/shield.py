@@ -24,7 +24,7 @@ from typing import Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from marlgpt_planner.actions import DELTAS, NUM_ACTIONS, moves
+from marlgpt_planner.actions import DELTAS, NUM_ACTIONS
 
 Cell = Tuple[int, int]
 RESOLUTIONS = ("soft", "shield")
@@ -144,10 +144,4 @@ def shield(positions: np.ndarray, rankings: Sequence[Sequence[int]],
         if nxt[i] is None:
             serve(i)
     return np.array(nxt, dtype=np.int64).reshape(-1, 2)
-
-
-def shield_actions(positions: np.ndarray, rankings: Sequence[Sequence[int]],
-                   ages: Sequence[int]) -> np.ndarray:
-    """(N,) the POGEMA action of each agent's shielded move (see :func:`shield`)."""
-    return moves(positions, shield(positions, rankings, ages))
 
