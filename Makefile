@@ -26,7 +26,7 @@ shell: setup  ## an interactive shell with the venv active and ros2_ws sourced
 	@$(RUN)
 
 demo: setup  ## the maze demo: 4 robots on the loopback simulator (options: ARGS="--robots 8 --steps 200")
-	@$(RUN) python -m marlgpt_planner.fleet_runner $(ARGS)
+	@$(RUN) python -m marlgpt_sim.fleet_runner $(ARGS)
 
 lock: setup  ## re-resolve requirements/base.in into requirements/lock.txt
 	@$(RUN) python scripts/lock.py requirements/base.in requirements/lock.txt

@@ -2,7 +2,7 @@
 
     ros2 launch /ws/launch/gazebo_sim.launch.py robots:=3 headless:=True
 
-Generates the world from the fleet's maze (marlgpt_planner.sim.gazebo_world: walls of 30 cm
+Generates the world from the fleet's maze (marlgpt_sim.gazebo_world: walls of 30 cm
 tiles, a Nav2 map of the same maze, spawn poses at the robots' start cells), starts Gazebo
 Classic (gazebo_ros, ROS 2 Humble), spawns a TurtleBot3 burger per robot in its namespace (a
 JetBot stand-in of similar size), and includes robot_bringup.launch.py for each: Nav2 with
@@ -28,7 +28,7 @@ from launch_ros.actions import Node
 from nav2_common.launch import RewrittenYaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET
-from marlgpt_planner.sim.gazebo_world import generate, namespaced_tf
+from marlgpt_sim.gazebo_world import generate, namespaced_tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = (

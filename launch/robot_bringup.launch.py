@@ -54,10 +54,7 @@ def robot_stack(context):
     parameters = dict(spec.parameters, **{"model.backend": value["backend"],
                                           "use_sim_time": value["use_sim_time"] == "True"})
     start = dict(zip(fleet.ids, [r.start for r in fleet.robots]))[robot]
-    from marlgpt_planner.lattice import Lattice
-
-    lattice = Lattice(fleet.origin[0], fleet.origin[1], fleet.cell_size,
-                      *fleet.obstacles.shape)
+    lattice = fleet.lattice()
     x = value["x"] or str(lattice.centre(start)[0])
     y = value["y"] or str(lattice.centre(start)[1])
     slam = value["slam"] == "True"

@@ -65,7 +65,7 @@ if ! stamp_ok cmake-fix "$lock_hash"; then
 fi
 
 # --- colcon build of ros2_ws -------------------------------------------------------------------
-# ros2_ws/src plus the test-only interface packages (tests/ros/interfaces: nav2_msgs with
+# ros2_ws/src plus the test-only interface packages (tests/ros/interfaces: tf2_msgs, and nav2_msgs with
 # Humble's NavigateToPose, for CI without Nav2), built into the same install space.
 ws_hash="$(find ros2_ws/src tests/ros/interfaces -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
   -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)-$lock_hash"
@@ -94,7 +94,7 @@ fi
 # The robot runtime's pure-Python modules are importable from the venv without sourcing the
 # workspace (marlgpt CLI, tests); the ROS interfaces still need `scripts/run` or `make shell`.
 site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-printf '%s\n' "$ROOT/ros2_ws/src/marlgpt_planner" > "$site/marlgpt_planner_src.pth"
+printf '%s\n' "$ROOT/ros2_ws/src/marlgpt_planner" "$ROOT/ros2_ws/src/marlgpt_sim" > "$site/marlgpt_planner_src.pth"
 
 # The expert's C++ library (compiled once per source version; a no-op when up to date).
 "$VENV/bin/python" -c 'from marlgpt_training.expert import native; native.build()' \

@@ -14,13 +14,13 @@ import yaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
 from marlgpt_planner.lattice import Lattice
-from marlgpt_planner.sim.gazebo_world import generate, wall_runs, world_sdf
+from marlgpt_sim.gazebo_world import generate, wall_runs, world_sdf
 from tests.conftest import REPO
 
 DOCKERFILES = sorted((REPO / "docker").glob("*/Dockerfile"))
 LAUNCH_FILES = sorted(REPO.glob("launch/*.launch.py")) + sorted(
     (REPO / "ros2_ws" / "src" / "marlgpt_planner" / "launch").glob("*.launch.py"))
-SETUP_PY = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "setup.py"
+PACKAGES = ("marlgpt_planner", "marlgpt_sim")
 
 
 def hadolint(path: Path) -> subprocess.CompletedProcess:
@@ -107,9 +107,9 @@ def test_dockerignore_keeps_large_local_files_out() -> None:
 
 
 # --- launch files -------------------------------------------------------------------------
-def console_scripts() -> List[str]:
-    text = SETUP_PY.read_text()
-    return re.findall(r'"(\w+) = marlgpt_planner[\w.]*:main"', text)
+def console_scripts(package: str = "marlgpt_planner") -> List[str]:
+    text = (REPO / "ros2_ws" / "src" / package / "setup.py").read_text()
+    return re.findall(rf'"(\w+) = {package}[\w.]*:main"', text)
 
 
 def calls(tree: ast.AST, name: str) -> List[ast.Call]:
@@ -139,15 +139,14 @@ def test_launch_files_name_only_what_exists(launch_file: Path) -> None:
     for call in calls(tree, "LaunchConfiguration"):
         if call.args and isinstance(call.args[0], ast.Constant):
             assert call.args[0].value in declared, f"{launch_file.name}: undeclared argument"
-    # Every marlgpt_planner executable named exists as a console script; others are
+    # Every marlgpt executable named exists as a console script of its package; others are
     # ROS packages of the images (checked by name only).
-    scripts = console_scripts()
     for call in calls(tree, "Node"):
         package = keyword(call, "package")
         executable = keyword(call, "executable")
-        if isinstance(package, ast.Constant) and package.value == "marlgpt_planner":
+        if isinstance(package, ast.Constant) and package.value in PACKAGES:
             if isinstance(executable, ast.Constant):
-                assert executable.value in scripts
+                assert executable.value in console_scripts(package.value)
     # Files next to the launch file that it opens exist.
     for call in calls(tree, "join"):
         if len(call.args) == 2 and getattr(call.args[0], "id", "") == "HERE":
@@ -161,10 +160,10 @@ def test_launch_files_name_only_what_exists(launch_file: Path) -> None:
 
 
 def test_the_fleet_starts_only_installed_executables() -> None:
-    scripts = console_scripts()
     fleet = Fleet.load(DEFAULT_FLEET)
-    for sim in ("loopback",):
-        assert {s.executable for s in fleet.nodes(sim)} <= set(scripts)
+    for spec in fleet.nodes("loopback"):
+        assert spec.package in PACKAGES and spec.executable in console_scripts(spec.package)
+        assert spec.module.startswith(spec.package + ".")
     robots = Fleet.load(DEFAULT_FLEET, goals="generator")
     for sim in ("gazebo", "none"):
         specs = robots.nodes(sim)
@@ -222,7 +221,7 @@ def test_wall_runs_merge_rows() -> None:
 
 
 def test_robot_models_publish_tf_in_their_namespace() -> None:
-    from marlgpt_planner.sim.gazebo_world import namespaced_tf
+    from marlgpt_sim.gazebo_world import namespaced_tf
 
     model = ('<sdf><model><plugin name="joints" filename="libgazebo_ros_joint_state_publisher.so">'
              '<ros></ros></plugin><plugin name="drive" filename="libgazebo_ros_diff_drive.so">'

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from marlgpt_planner.fleet_config import Fleet, NodeSpec, parameter_file
-from marlgpt_planner.fleet_runner import FleetRun, StepWatcher
+from marlgpt_sim.fleet_runner import FleetRun, StepWatcher
 from tests.conftest import REPO
 
 PACKAGE = REPO / "ros2_ws" / "src" / "marlgpt_planner"
@@ -189,9 +189,11 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
     from marlgpt_msgs.msg import RobotState
     from marlgpt_planner.lattice import Lattice, render_occupancy
 
-    spec = NodeSpec("marlgpt_planner", "planner", "marlgpt_planner.planner_node", "robot1", {
+    spec = NodeSpec("marlgpt_planner", "marlgpt_planner", "planner",
+                    "marlgpt_planner.planner_node", "robot1", {
         "robots": ["robot1"], "lattice.origin": [0.0, 1.5], "lattice.cell_size": 0.3,
-        "lattice.rows": 5, "lattice.cols": 5, "model.path": str(MODEL), "tick_rate": 20.0})
+        "lattice.rows": 5, "lattice.cols": 5, "model.path": str(MODEL), "tick_rate": 20.0,
+        "pose.source": "topic"})
     params = tmp_path / "params.yaml"
     params.write_text(parameter_file(spec))
     log = open(tmp_path / "planner.log", "w")
@@ -232,7 +234,7 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
     try:
         spin(3.0)  # discovery
         bad_maps = [grid(0, 0, []), grid(10, 10, [0] * 99), grid(4, 4, [0] * 16, x=math.nan),
-                    grid(4, 4, [0] * 16, yaw_z=0.3)]
+                    grid(4, 4, [0] * 16, resolution=0.0)]
         for bad in bad_maps:
             map_pub.publish(bad)
             spin(0.4)
@@ -257,7 +259,7 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
         log.close()
     text = (tmp_path / "planner.log").read_text()
     for expected in ("map ignored: empty map", "map data has 99 cells",
-                     "map resolution or origin is not finite", "map origin is rotated",
+                     "map resolution or origin is not finite", "map resolution must be positive",
                      "pose ignored: not finite"):
         assert expected in text, text
 
@@ -265,7 +267,7 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
 def test_fleet_runner_cli_refuses_a_bad_description(tmp_path) -> None:
     bad = tmp_path / "fleet.yaml"
     bad.write_text(yaml.safe_dump({"map": "missing.txt", "model": str(MODEL)}))
-    run = subprocess.run([sys.executable, "-m", "marlgpt_planner.fleet_runner", "--fleet",
+    run = subprocess.run([sys.executable, "-m", "marlgpt_sim.fleet_runner", "--fleet",
                           str(bad), "--out", str(tmp_path / "out")], capture_output=True,
                          text=True)
     assert run.returncode == 2 and "missing.txt" in run.stderr

@@ -27,7 +27,5 @@ setup(
     python_requires=">=3.8",
     entry_points={"console_scripts": [
         "planner = marlgpt_planner.planner_node:main",
-        "loopback_sim = marlgpt_planner.sim.loopback:main",
-        "fleet_runner = marlgpt_planner.fleet_runner:main",
     ]},
 )

@@ -30,7 +30,7 @@ def nodes(context):
                        model=value["model"] or None, map_path=value["map"] or None,
                        prefix=value["namespace_prefix"],
                        goals=None if value["sim"] == "loopback" else "generator")
-    return [Node(package="marlgpt_planner", executable=spec.executable, name=spec.name,
+    return [Node(package=spec.package, executable=spec.executable, name=spec.name,
                  namespace=spec.namespace or None, parameters=[spec.parameters],
                  arguments=["--ros-args", "--log-level", value["log_level"]],
                  output="screen")

@@ -2,7 +2,7 @@
 
 It names the map, the lattice, the model, the robots and the parameters of every node, and
 turns them into :class:`NodeSpec` s (executable, namespace, parameters), so that
-``ros2 launch marlgpt_planner maze.launch.py`` and ``python -m marlgpt_planner.fleet_runner``
+``ros2 launch marlgpt_planner maze.launch.py`` and ``python -m marlgpt_sim.fleet_runner``
 start the same executables with the same parameters. See config/fleet_maze.yaml and
 docs/planner.md. Pure Python + PyYAML, Python >= 3.8.
 """
@@ -13,16 +13,21 @@ import numpy as np
 import yaml
 
 from marlgpt_planner.grid import parse_grid, render_grid
+from marlgpt_planner.lattice import Lattice
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_FLEET = PACKAGE_DIR / "config" / "fleet_maze.yaml"
 GOAL_MODES = ("pogema", "generator")
 SIMS = ("loopback", "gazebo", "none")
+#: The fleet description's pose modes -> the planner's pose.source (the loopback simulator
+#: takes the mode itself as its pose.mode).
+POSE_MODES = {"tf": "tf", "amcl": "amcl", "slam": "slam", "stream": "topic"}
 
 
 class NodeSpec(NamedTuple):
-    """A node to start: ``ros2 run marlgpt_planner EXECUTABLE`` == ``python -m MODULE``."""
+    """A node to start: ``ros2 run PACKAGE EXECUTABLE`` == ``python -m MODULE``."""
 
+    package: str
     name: str
     executable: str
     module: str
@@ -55,7 +60,16 @@ class Fleet:
         self.map_path = map_path
         self.cell_size = float(data.get("cell_size", 0.30))
         origin = data.get("origin", [0.0, 0.0])
-        self.origin = (float(origin[0]), float(origin[1]))
+        try:
+            self.origin = (float(origin[0]), float(origin[1]))
+            self.yaw = float(data.get("yaw", 0.0))
+        except (TypeError, ValueError, IndexError):
+            raise FleetError(f"{source}: origin must be [x, y] and yaw a number (radians), got "
+                             f"{origin!r} and {data.get('yaw')!r}") from None
+        self.pose = data.get("pose", "tf")
+        if self.pose not in POSE_MODES:
+            raise FleetError(f"{source}: pose must be one of {', '.join(POSE_MODES)}, got "
+                             f"{self.pose!r}")
         self.model = self._path(_require(data, "model", source))
         self.goals = data.get("goals", "pogema")
         if self.goals not in GOAL_MODES:
@@ -69,9 +83,11 @@ class Fleet:
     @classmethod
     def load(cls, path: "str | Path" = DEFAULT_FLEET, robots=None,
              model: Optional[str] = None, goals: Optional[str] = None,
-             map_path: Optional[str] = None, prefix: Optional[str] = None) -> "Fleet":
+             map_path: Optional[str] = None, prefix: Optional[str] = None,
+             pose: Optional[str] = None) -> "Fleet":
         """Load a description; ``robots`` (a count, a list of ids or "a,b,c"), ``model``,
-        ``goals``, ``map_path`` and the id ``prefix`` of counted robots override it."""
+        ``goals``, ``map_path``, the id ``prefix`` of counted robots and the ``pose`` mode
+        override it."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text()) or {}
@@ -94,6 +110,8 @@ class Fleet:
             data["model"] = str(Path(model).resolve())
         if goals is not None:
             data["goals"] = goals
+        if pose is not None:
+            data["pose"] = pose
         return cls(data, path.parent, str(path))
 
     # --- parsing --------------------------------------------------------------------------------
@@ -136,24 +154,30 @@ class Fleet:
     def ids(self) -> List[str]:
         return [r.id for r in self.robots]
 
+    def lattice(self) -> Lattice:
+        rows, cols = self.obstacles.shape
+        return Lattice(self.origin[0], self.origin[1], self.cell_size, int(rows), int(cols),
+                       self.yaw)
+
     def lattice_parameters(self) -> Dict[str, Any]:
         rows, cols = self.obstacles.shape
         return {"lattice.origin": list(self.origin), "lattice.cell_size": self.cell_size,
-                "lattice.rows": int(rows), "lattice.cols": int(cols)}
+                "lattice.rows": int(rows), "lattice.cols": int(cols), "lattice.yaw": self.yaw}
 
     def planner(self, robot: str, extra: Optional[Dict[str, Any]] = None) -> NodeSpec:
         params = dict(self.lattice_parameters(), robots=[robot], fleet=self.ids)
         params.update({"model.path": str(self.model),
                        "goals.source": "topic" if self.goals == "pogema" else "generator",
-                       "goals.seed": self.seed})
+                       "goals.seed": self.seed, "pose.source": POSE_MODES[self.pose]})
         params.update(self.planner_parameters)
         params.update(extra or {})
-        return NodeSpec("marlgpt_planner", "planner", "marlgpt_planner.planner_node", robot,
-                        params)
+        return NodeSpec("marlgpt_planner", "marlgpt_planner", "planner",
+                        "marlgpt_planner.planner_node", robot, params)
 
     def simulator(self, extra: Optional[Dict[str, Any]] = None) -> NodeSpec:
         params = dict(self.lattice_parameters(), robots=self.ids,
-                      **{"map.grid": render_grid(self.obstacles), "seed": self.seed})
+                      **{"map.grid": render_grid(self.obstacles), "seed": self.seed,
+                         "pose.mode": self.pose})
         if self.goals == "pogema":
             params["pogema.seed"] = self.seed
         else:
@@ -164,14 +188,15 @@ class Fleet:
         params.pop("lattice.cols")
         params.update(self.sim_parameters)
         params.update(extra or {})
-        return NodeSpec("loopback_sim", "loopback_sim", "marlgpt_planner.sim.loopback", "",
+        return NodeSpec("marlgpt_sim", "loopback_sim", "loopback_sim", "marlgpt_sim.loopback", "",
                         params)
 
     def nodes(self, sim: str = "loopback") -> List[NodeSpec]:
         """What ``maze.launch.py sim:=SIM`` starts: the loopback simulator and a planner per
         robot; with Gazebo or real robots, the planners alone, reading the fleet's map as a
-        static grid and each robot's ``amcl_pose`` (Nav2 localization on the shared maze map),
-        unless the description's ``planner`` parameters say otherwise."""
+        static grid and each robot's pose as the description's ``pose`` says (TF by default:
+        Nav2's AMCL localizing every robot on the one saved maze map), unless the
+        description's ``planner`` parameters say otherwise."""
         if sim not in SIMS:
             raise FleetError(f"sim must be one of {SIMS}, got {sim!r}")
         if sim == "loopback":
@@ -179,8 +204,7 @@ class Fleet:
         if self.goals == "pogema":
             raise FleetError(f"{self.source}: goals: pogema needs the loopback simulator; use "
                              "goals: generator with sim " + sim)
-        robot_side = {"map.source": "static", "map.static": render_grid(self.obstacles),
-                      "pose.topic": "amcl_pose"}
+        robot_side = {"map.source": "static", "map.static": render_grid(self.obstacles)}
         robot_side.update(self.planner_parameters)
         return [self.planner(r, robot_side) for r in self.ids]
 

@@ -1,13 +1,19 @@
 """The fleet's coarse grid in the world: cells <-> map-frame poses, SLAM maps -> obstacles.
 
 The lattice is anchored in the world, not in the SLAM map: ``origin`` is the map-frame (x, y)
-of the outer corner of cell (0, 0), the corner with the smallest x and the largest y. Rows
-grow towards -y (POGEMA's "down" is row + 1) and columns towards +x, so cell (r, c) has its
-centre at ``(x0 + (c + 0.5) s, y0 - (r + 0.5) s)`` for cell size ``s``.
+of the outer corner of cell (0, 0), and ``yaw`` (radians, counter-clockwise about +z, about
+that corner) turns the whole lattice so that a maze at any angle to the map can be used. The
+lattice's own axes are the map's axes turned by ``yaw``: columns grow along
+``(cos yaw, sin yaw)`` and rows along ``(sin yaw, -cos yaw)`` (POGEMA's "down" is row + 1), so
+cell (r, c) has its centre at ``origin + R(yaw) @ ((c + 0.5) s, -(r + 0.5) s)`` for cell size
+``s``. With ``yaw = 0`` (the default) that is ``(x0 + (c + 0.5) s, y0 - (r + 0.5) s)``: rows
+grow towards -y, columns towards +x, and ``origin`` is the corner with the smallest x and the
+largest y. :meth:`Lattice.to_grid` is the inverse: continuous (row, col) coordinates of a map
+point, integral at cell centres.
 
 SLAM Toolbox's OccupancyGrid grows and moves its ``info.origin`` as the map grows, so each map
-is placed on the lattice from its own origin every time (:func:`coarsen`), never cached by
-index. Pure numpy, Python >= 3.8.
+is placed on the lattice from its own origin (position and yaw) every time (:func:`coarsen`),
+never cached by index. Pure numpy, Python >= 3.8.
 """
 import math
 from typing import NamedTuple, Optional, Sequence, Tuple
@@ -21,34 +27,66 @@ UNKNOWN_POLICIES = ("obstacle", "free")
 
 
 class Lattice(NamedTuple):
-    """``rows`` x ``cols`` square cells of ``cell_size`` metres from ``origin`` (see above)."""
+    """``rows`` x ``cols`` square cells of ``cell_size`` metres from ``origin``, turned by
+    ``yaw`` about it (see above)."""
 
     origin_x: float
     origin_y: float
     cell_size: float
     rows: int
     cols: int
+    yaw: float = 0.0
 
     def centre(self, cell: Cell) -> Tuple[float, float]:
+        """Map-frame (x, y) of a cell's centre (fractional (row, col) invert :meth:`to_grid`)."""
         row, col = cell
-        return (self.origin_x + (col + 0.5) * self.cell_size,
-                self.origin_y - (row + 0.5) * self.cell_size)
+        along = (col + 0.5) * self.cell_size  # along the lattice's +column axis
+        across = -(row + 0.5) * self.cell_size  # along its -row axis
+        cos_yaw, sin_yaw = math.cos(self.yaw), math.sin(self.yaw)
+        return (self.origin_x + (cos_yaw * along - sin_yaw * across),
+                self.origin_y + (sin_yaw * along + cos_yaw * across))
+
+    def _corner_coords(self, x: float, y: float) -> Tuple[float, float]:
+        """(row, col) of a map point in cell units from the origin corner: cell (r, c) spans
+        [r, r + 1) x [c, c + 1)."""
+        dx, dy = x - self.origin_x, y - self.origin_y
+        cos_yaw, sin_yaw = math.cos(self.yaw), math.sin(self.yaw)
+        return ((sin_yaw * dx - cos_yaw * dy) / self.cell_size,
+                (cos_yaw * dx + sin_yaw * dy) / self.cell_size)
+
+    def to_grid(self, x: float, y: float) -> Tuple[float, float]:
+        """Continuous (row, col) of map point (x, y): cell (r, c)'s centre gives (r, c)."""
+        row, col = self._corner_coords(x, y)
+        return row - 0.5, col - 0.5
 
     def cell_at(self, x: float, y: float) -> Cell:
         """The cell containing point (x, y) (may lie outside the lattice)."""
-        return (int(math.floor((self.origin_y - y) / self.cell_size)),
-                int(math.floor((x - self.origin_x) / self.cell_size)))
+        row, col = self._corner_coords(x, y)
+        return int(math.floor(row)), int(math.floor(col))
 
     def contains(self, cell: Cell) -> bool:
         return 0 <= cell[0] < self.rows and 0 <= cell[1] < self.cols
 
+    def heading(self, src: Cell, dst: Cell) -> float:
+        """Map-frame yaw of travel from ``src`` to ``dst`` on this lattice (see :func:`heading`)."""
+        return heading(src, dst, self.yaw)
 
-def heading(src: Cell, dst: Cell) -> float:
-    """Map-frame yaw of travel from ``src`` to ``dst`` (0 for a wait: keep facing +x)."""
+
+def wrap_angle(angle: float) -> float:
+    """``angle`` wrapped to (-pi, pi] (unchanged when it already lies there)."""
+    if -math.pi < angle <= math.pi:
+        return angle
+    wrapped = math.remainder(angle, 2.0 * math.pi)
+    return math.pi if wrapped <= -math.pi else wrapped
+
+
+def heading(src: Cell, dst: Cell, yaw: float = 0.0) -> float:
+    """Map-frame yaw of travel from ``src`` to ``dst`` on a lattice turned by ``yaw``, in
+    (-pi, pi]; a wait faces the lattice's +column direction (``yaw``; 0 = +x)."""
     d_row, d_col = dst[0] - src[0], dst[1] - src[1]
     if d_row == 0 and d_col == 0:
-        return 0.0
-    return math.atan2(-d_row, d_col)
+        return wrap_angle(yaw)
+    return wrap_angle(math.atan2(-d_row, d_col) + yaw)
 
 
 def yaw_to_quaternion(yaw: float) -> Tuple[float, float, float, float]:
@@ -64,18 +102,40 @@ class MapError(ValueError):
     """An occupancy grid that cannot be placed on the lattice."""
 
 
+def _pixel_cells(width: int, height: int, resolution: float, origin_x: float, origin_y: float,
+                 origin_yaw: float, lattice: Lattice) -> Tuple[np.ndarray, np.ndarray]:
+    """Lattice (rows, cols) holding each map pixel's centre, as two (height, width) int64
+    arrays indexed [data row, data column] (cells may lie outside the lattice).
+
+    Pixel (i, j) (column i, data row j) has its centre at ``origin + R(origin_yaw) @ ((i + 0.5)
+    res, (j + 0.5) res)``; in the lattice's frame that is an affine map of (i, j) turned by
+    ``lattice.yaw - origin_yaw``, computed as an outer sum of one term per axis.
+    """
+    turn = lattice.yaw - origin_yaw
+    cos_turn, sin_turn = math.cos(turn), math.sin(turn)
+    # The map origin in lattice units (col along, row across), from the origin corner.
+    row0, col0 = lattice._corner_coords(origin_x, origin_y)
+    step = resolution / lattice.cell_size
+    along_x = (np.arange(width) + 0.5) * step  # pixel centre offsets along the map's x...
+    along_y = (np.arange(height) + 0.5) * step  # ...and y axes, in cells
+    cols = (col0 + cos_turn * along_x)[None, :] + (sin_turn * along_y)[:, None]
+    rows = (row0 + sin_turn * along_x)[None, :] + (-cos_turn * along_y)[:, None]
+    return np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
+
+
 def coarsen(data: Sequence[int], width: int, height: int, resolution: float,
             origin_x: float, origin_y: float, origin_yaw: float, lattice: Lattice,
             occupied_threshold: int = 65, occupied_fraction: float = 0.2,
             unknown_fraction: float = 0.5, unknown_policy: str = "obstacle") -> np.ndarray:
     """Obstacles (rows, cols) of the lattice from a ``nav_msgs/OccupancyGrid``'s fields.
 
-    Each map pixel is assigned to the lattice cell holding its centre. A cell is an obstacle
-    when more than ``occupied_fraction`` of its pixels are occupied (value >=
+    The map may be turned by ``origin_yaw`` and the lattice by ``lattice.yaw``, at any angle to
+    each other. Each map pixel is assigned to the lattice cell holding its centre. A cell is an
+    obstacle when more than ``occupied_fraction`` of its pixels are occupied (value >=
     ``occupied_threshold``); otherwise, when more than ``unknown_fraction`` of it is unknown
     (-1) or outside the map, ``unknown_policy`` decides. Raises :class:`MapError` for an empty
-    map, a data length that is not width x height, a non-positive resolution, a rotated
-    origin or non-finite numbers.
+    map, a data length that is not width x height, a non-positive resolution or non-finite
+    numbers.
     """
     if unknown_policy not in UNKNOWN_POLICIES:
         raise ValueError(f"unknown_policy must be one of {UNKNOWN_POLICIES}, "
@@ -90,23 +150,27 @@ def coarsen(data: Sequence[int], width: int, height: int, resolution: float,
         raise MapError("map resolution or origin is not finite")
     if resolution <= 0:
         raise MapError(f"map resolution must be positive, got {resolution}")
-    if abs(origin_yaw) > 1e-3:
-        raise MapError(f"map origin is rotated by {origin_yaw:.3f} rad; only axis-aligned maps "
-                       "are supported (SLAM Toolbox publishes them)")
     grid = cells.reshape(height, width)
-    # Pixel centres in the world, then the lattice cell of each.
-    xs = origin_x + (np.arange(width) + 0.5) * resolution
-    ys = origin_y + (np.arange(height) + 0.5) * resolution
-    cols = np.floor((xs - lattice.origin_x) / lattice.cell_size).astype(np.int64)
-    rows = np.floor((lattice.origin_y - ys) / lattice.cell_size).astype(np.int64)
-    col_ok = (cols >= 0) & (cols < lattice.cols)
-    row_ok = (rows >= 0) & (rows < lattice.rows)
-    sub = grid[np.ix_(row_ok, col_ok)]
-    flat = (rows[row_ok][:, None] * lattice.cols + cols[col_ok][None, :]).reshape(-1)
     size = lattice.rows * lattice.cols
+    if lattice.yaw == 0.0 and origin_yaw == 0.0:
+        # Both axis-aligned: separable. Pixel centres in the world, then the cell of each.
+        xs = origin_x + (np.arange(width) + 0.5) * resolution
+        ys = origin_y + (np.arange(height) + 0.5) * resolution
+        cols = np.floor((xs - lattice.origin_x) / lattice.cell_size).astype(np.int64)
+        rows = np.floor((lattice.origin_y - ys) / lattice.cell_size).astype(np.int64)
+        col_ok = (cols >= 0) & (cols < lattice.cols)
+        row_ok = (rows >= 0) & (rows < lattice.rows)
+        values = grid[np.ix_(row_ok, col_ok)].reshape(-1)
+        flat = (rows[row_ok][:, None] * lattice.cols + cols[col_ok][None, :]).reshape(-1)
+    else:
+        rows, cols = _pixel_cells(width, height, resolution, origin_x, origin_y, origin_yaw,
+                                  lattice)
+        inside = (rows >= 0) & (rows < lattice.rows) & (cols >= 0) & (cols < lattice.cols)
+        values = grid[inside]
+        flat = rows[inside] * lattice.cols + cols[inside]
     per_cell = (lattice.cell_size / resolution) ** 2  # pixels a fully mapped cell holds
-    occupied = np.bincount(flat, weights=(sub.reshape(-1) >= occupied_threshold), minlength=size)
-    known = np.bincount(flat, weights=(sub.reshape(-1) >= 0), minlength=size)
+    occupied = np.bincount(flat, weights=(values >= occupied_threshold), minlength=size)
+    known = np.bincount(flat, weights=(values >= 0), minlength=size)
     obstacles = occupied > occupied_fraction * np.maximum(known, 1)
     unknown = (per_cell - known) > unknown_fraction * per_cell
     if unknown_policy == "obstacle":
@@ -120,16 +184,21 @@ def render_occupancy(obstacles: np.ndarray, lattice: Lattice, resolution: float 
                      ) -> Tuple[np.ndarray, float, float]:
     """A SLAM-like OccupancyGrid of the lattice's obstacles: (data (H, W) int8, origin x, y).
 
-    Free space reads 0, obstacles 100, and the ``pad`` metres of margin around the lattice
-    -1 (unknown). ``noise`` is the probability that a pixel reads wrong (a free pixel reads
-    100, an occupied one 0), as a lidar map's speckle. The data's row 0 is the map's lowest y,
-    as in ``nav_msgs/OccupancyGrid``.
+    The grid is axis-aligned (origin yaw 0) and covers the lattice's bounding box plus ``pad``
+    metres. A pixel whose centre lies in a free cell reads 0, in an obstacle cell 100, and
+    outside the lattice -1 (unknown). ``noise`` is the probability that a pixel of the lattice
+    reads wrong (a free pixel reads 100, an occupied one 0), as a lidar map's speckle. The
+    data's row 0 is the map's lowest y, as in ``nav_msgs/OccupancyGrid``. An unturned lattice
+    (``yaw`` 0) needs a ``cell_size`` of a whole number of pixels.
     """
+    margin = int(round(pad / resolution))
+    if lattice.yaw != 0.0:
+        return _render_turned(np.asarray(obstacles, bool), lattice, resolution, margin, noise,
+                              rng)
     per_cell = lattice.cell_size / resolution
     if abs(per_cell - round(per_cell)) > 1e-6:
         raise ValueError("cell_size must be a whole number of map pixels")
     per_cell = int(round(per_cell))
-    margin = int(round(pad / resolution))
     # Lattice row 0 is at the top (largest y); map row 0 at the bottom: flip vertically.
     fine = np.kron(obstacles[::-1].astype(np.int8), np.ones((per_cell, per_cell), np.int8))
     data = np.full((fine.shape[0] + 2 * margin, fine.shape[1] + 2 * margin), -1, np.int8)
@@ -144,10 +213,35 @@ def render_occupancy(obstacles: np.ndarray, lattice: Lattice, resolution: float 
     return data, origin_x, origin_y
 
 
+def _render_turned(obstacles: np.ndarray, lattice: Lattice, resolution: float, margin: int,
+                   noise: float, rng: Optional[np.random.Generator]
+                   ) -> Tuple[np.ndarray, float, float]:
+    """:func:`render_occupancy` for a turned lattice: pixel by pixel, from each one's cell."""
+    corners = [lattice.centre((row - 0.5, col - 0.5))
+               for row in (0, lattice.rows) for col in (0, lattice.cols)]
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    # Whole pixels over the bounding box (less a hair, so exact fits take no extra pixel).
+    width = int(math.ceil((max(xs) - min(xs)) / resolution - 1e-9)) + 2 * margin
+    height = int(math.ceil((max(ys) - min(ys)) / resolution - 1e-9)) + 2 * margin
+    origin_x = min(xs) - margin * resolution
+    origin_y = min(ys) - margin * resolution
+    rows, cols = _pixel_cells(width, height, resolution, origin_x, origin_y, 0.0, lattice)
+    inside = (rows >= 0) & (rows < lattice.rows) & (cols >= 0) & (cols < lattice.cols)
+    body = np.where(obstacles[rows[inside], cols[inside]], 100, 0).astype(np.int8)
+    if noise > 0:
+        rng = rng if rng is not None else np.random.default_rng(0)
+        flip = rng.random(body.shape) < noise
+        body = np.where(flip, 100 - body, body).astype(np.int8)
+    data = np.full((height, width), -1, np.int8)
+    data[inside] = body
+    return data, origin_x, origin_y
+
+
 class CellTracker:
     """Snaps a robot's pose to a cell, with hysteresis so that pose noise near a border does
     not flip the cell back and forth: the tracked cell changes only once the pose is within
-    ``(0.5 - hysteresis) * cell_size`` of another cell's centre on both axes."""
+    ``(0.5 - hysteresis) * cell_size`` of another cell's centre on both of the lattice's axes
+    (its rows and columns, turned by its ``yaw``)."""
 
     def __init__(self, lattice: Lattice, hysteresis: float = 0.2) -> None:
         if not 0.0 <= hysteresis < 0.5:
@@ -163,9 +257,9 @@ class CellTracker:
         candidate = self.lattice.cell_at(x, y)
         if candidate == self.cell:
             return self.cell
-        cx, cy = self.lattice.centre(candidate)
-        limit = (0.5 - self.hysteresis) * self.lattice.cell_size
-        if abs(x - cx) <= limit and abs(y - cy) <= limit:
+        row, col = self.lattice.to_grid(x, y)
+        limit = 0.5 - self.hysteresis  # in cells
+        if abs(row - candidate[0]) <= limit and abs(col - candidate[1]) <= limit:
             self.cell = candidate
         return self.cell
 

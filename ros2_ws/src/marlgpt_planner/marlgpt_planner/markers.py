@@ -4,7 +4,7 @@ from typing import Dict, List, Optional, Tuple
 from geometry_msgs.msg import Point
 from visualization_msgs.msg import Marker, MarkerArray
 
-from marlgpt_planner.lattice import Lattice
+from marlgpt_planner.lattice import Lattice, yaw_to_quaternion
 from marlgpt_planner.lockstep import Outcome
 
 Cell = Tuple[int, int]
@@ -41,6 +41,7 @@ def fleet_markers(lattice: Lattice, outcome: Outcome, robots: List[str],
             continue
         cube = _marker(Marker.CUBE, robot, 0, frame, stamp, ROBOT_COLOUR)
         cube.pose.position = _point(lattice, dst)
+        _, _, cube.pose.orientation.z, cube.pose.orientation.w = yaw_to_quaternion(lattice.yaw)
         cube.scale.x = cube.scale.y = 0.8 * size
         cube.scale.z = 0.05
         array.markers.append(cube)

@@ -10,3 +10,14 @@ FLEET_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
 #: ROBOT/marlgpt/goal: the last few goals survive a late subscriber.
 GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
+#: AMCL's amcl_pose (Nav2: reliable, transient_local, keep-last 1): a late subscriber still
+#: gets the last pose, which AMCL sends only after the robot moved.
+AMCL_POSE_QOS = LATCHED
+#: /tf (tf2's dynamic broadcaster: reliable, volatile, keep-last 100).
+TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                    durability=DurabilityPolicy.VOLATILE)
+#: /tf_static (tf2's static broadcaster: reliable, transient_local, keep-last 1).
+TF_STATIC_QOS = LATCHED
+#: SLAM Toolbox's pose and a plain pose stream (reliable, volatile, keep-last 10).
+POSE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)

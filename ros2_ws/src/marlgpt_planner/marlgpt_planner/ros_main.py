@@ -2,23 +2,29 @@
 
 rclpy's own signal handling can interrupt a message being taken, which surfaces as an
 unrelated error at shutdown; here the signals only set a flag and the spin loop ends cleanly,
-so a node stopped by the fleet runner (or Ctrl-C) always gets to write its outputs.
+so a node stopped by the fleet runner (or Ctrl-C) always gets to write its outputs. An
+exception raised by a callback while spinning does not end the process: ``on_error`` hears
+about it (the planner logs it and reports it on /diagnostics) and spinning goes on.
 """
 import signal
 import sys
 from typing import Callable, Optional, Tuple, Type
 
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 
 def run_node(factory: Callable[[], "rclpy.node.Node"], name: str,
              errors: Tuple[Type[BaseException], ...] = (ValueError,),
              on_exit: Optional[Callable[["rclpy.node.Node"], None]] = None,
-             args=None) -> None:
+             args=None,
+             on_error: Optional[Callable[["rclpy.node.Node", Exception], None]] = None
+             ) -> None:
     """Create the node with ``factory`` and spin it; ``errors`` raised while creating it are
-    printed as ``name: message`` with exit status 2; ``on_exit(node)`` runs on the way out."""
+    printed as ``name: message`` with exit status 2; ``on_error(node, exc)`` hears about an
+    exception in a callback (without it, the exception ends the process); ``on_exit(node)``
+    runs on the way out."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = []
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -33,7 +39,12 @@ def run_node(factory: Callable[[], "rclpy.node.Node"], name: str,
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         while not stop and rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
+            try:
+                executor.spin_once(timeout_sec=0.1)
+            except Exception as exc:  # noqa: BLE001  (a callback failed: report, go on)
+                if on_error is None or isinstance(exc, ExternalShutdownException):
+                    raise
+                on_error(node, exc)
     finally:
         if node is not None:
             if on_exit is not None:

@@ -1,6 +1,6 @@
 """A POGEMA maze as a Gazebo world: 30 cm tiles, walls, and the robots' spawn poses.
 
-    python3 -m marlgpt_planner.sim.gazebo_world --fleet FLEET.yaml --out DIR [--robots 3]
+    python3 -m marlgpt_sim.gazebo_world --fleet FLEET.yaml --out DIR [--robots 3]
 
 writes ``DIR/maze.world`` (SDF 1.6 for Gazebo Classic 11, which ROS 2 Humble's
 gazebo_ros uses: a ground plane, the sun, and one static model whose box links are the walls,
@@ -47,12 +47,11 @@ def world_sdf(obstacles: np.ndarray, lattice: Lattice, name: str = "marlgpt_maze
     size = lattice.cell_size
     links = []
     for index, (row, col, length) in enumerate(wall_runs(obstacles)):
-        x0, y = lattice.centre((row, col))
-        x = x0 + (length - 1) * size / 2
+        x, y = lattice.centre((row, col + (length - 1) / 2))  # the run's middle
         box = f"<box><size>{length * size:.4f} {size:.4f} {wall_height:.4f}</size></box>"
         links.append(
             f'      <link name="wall_{index}">\n'
-            f"        <pose>{x:.4f} {y:.4f} {wall_height / 2:.4f} 0 0 0</pose>\n"
+            f"        <pose>{x:.4f} {y:.4f} {wall_height / 2:.4f} 0 0 {lattice.yaw:.6f}</pose>\n"
             f'        <collision name="collision"><geometry>{box}</geometry></collision>\n'
             f'        <visual name="visual"><geometry>{box}</geometry>\n'
             "          <material><ambient>0.3 0.3 0.3 1</ambient>"
@@ -111,7 +110,8 @@ def write_nav2_map(obstacles: np.ndarray, lattice: Lattice, out: Path,
 
 def spawn_poses(lattice: Lattice, starts: Dict[str, Tuple[int, int]]) -> Dict[str, dict]:
     return {robot: {"x": round(lattice.centre(cell)[0], 4), "y": round(lattice.centre(cell)[1], 4),
-                    "yaw": 0.0, "cell": list(cell)} for robot, cell in starts.items()}
+                    "yaw": round(lattice.yaw, 6), "cell": list(cell)}
+            for robot, cell in starts.items()}
 
 
 def generate(fleet_path: str, out: Path, robots: Optional[str] = None) -> Dict[str, Path]:
@@ -119,8 +119,7 @@ def generate(fleet_path: str, out: Path, robots: Optional[str] = None) -> Dict[s
     from marlgpt_planner.fleet_config import Fleet
 
     fleet = Fleet.load(fleet_path, robots=robots, goals="generator")
-    rows, cols = fleet.obstacles.shape
-    lattice = Lattice(fleet.origin[0], fleet.origin[1], fleet.cell_size, rows, cols)
+    lattice = fleet.lattice()
     out.mkdir(parents=True, exist_ok=True)
     world = out / "maze.world"
     world.write_text(world_sdf(fleet.obstacles, lattice))
@@ -134,7 +133,7 @@ def generate(fleet_path: str, out: Path, robots: Optional[str] = None) -> Dict[s
 def main(argv: Optional[List[str]] = None) -> int:
     from marlgpt_planner.fleet_config import DEFAULT_FLEET, FleetError
 
-    parser = argparse.ArgumentParser(prog="python3 -m marlgpt_planner.sim.gazebo_world",
+    parser = argparse.ArgumentParser(prog="python3 -m marlgpt_sim.gazebo_world",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--fleet", default=str(DEFAULT_FLEET), help="fleet description")
     parser.add_argument("--robots", default=None, help="robot count or ids (default: the "

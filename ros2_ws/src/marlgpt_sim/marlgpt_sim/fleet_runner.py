@@ -1,6 +1,6 @@
 """Run a fleet from its description: the loopback simulator and one planner process per robot.
 
-    python -m marlgpt_planner.fleet_runner --robots 8 --steps 200 --summary-json out/s.json
+    python -m marlgpt_sim.fleet_runner --robots 8 --steps 200 --summary-json out/s.json
 
 It starts the same executables with the same parameters as ``maze.launch.py`` (both read
 :mod:`marlgpt_planner.fleet_config`), as separate processes talking over DDS, follows the
@@ -249,12 +249,12 @@ def run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m marlgpt_planner.fleet_runner",
+        prog="python -m marlgpt_sim.fleet_runner",
         description="Run a marlgpt fleet from its description: the loopback simulator plus "
         "one planner process per robot over DDS, a live progress line, and at the end a "
         "summary JSON (steps, robots, goals, throughput, collisions, decision and pipeline "
         "latency) and an animated SVG of the run.",
-        epilog="example: python -m marlgpt_planner.fleet_runner --robots 8 --steps 200 "
+        epilog="example: python -m marlgpt_sim.fleet_runner --robots 8 --steps 200 "
         "--summary-json out/demo/summary.json")
     parser.add_argument("--fleet", default=str(DEFAULT_FLEET), metavar="YAML",
                         help="fleet description (default: the package's fleet_maze.yaml)")

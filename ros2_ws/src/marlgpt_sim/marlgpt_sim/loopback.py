@@ -5,11 +5,16 @@ Like Nav2's loopback simulator, it stands in for robots, SLAM and Nav2 at once:
 * publishes a SLAM-like ``nav_msgs/OccupancyGrid`` of the maze on ``/map`` (5 cm pixels,
   reliable + transient_local; optionally speckled with noise and growing from the robots'
   start area, its origin moving as it grows, like SLAM Toolbox's);
-* publishes each robot's ``geometry_msgs/PoseWithCovarianceStamped`` on ``/ROBOT/pose``;
+* delivers each robot's pose the way ``pose.mode`` says a real localizer does
+  (:mod:`marlgpt_sim.pose_feed`): ``tf`` (``/ROBOT/tf``: map -> odom -> base_footprint at
+  30 Hz, the odometry drifting and map -> odom correcting it; ``/ROBOT/tf_static``),
+  ``amcl`` (TF plus a transient-local ``/ROBOT/amcl_pose`` on start and after 0.25 m or
+  0.2 rad), ``slam`` (TF plus ``/ROBOT/pose`` on start and after 0.5 m or 0.5 rad) or
+  ``stream`` (``/ROBOT/pose`` at ``pose.rate``, no TF);
 * serves ``nav2_msgs/action/NavigateToPose`` on ``/ROBOT/navigate_to_pose``: the robot glides
   to the goal in ``motion.time`` seconds per cell (+- ``motion.jitter``), a new goal preempts
   (aborts) the running one as in Nav2;
-* counts collisions itself (:class:`marlgpt_planner.sim.world.World`), independently of the
+* counts collisions itself (:class:`marlgpt_sim.world.World`), independently of the
   planners;
 * with ``pogema.seed >= 0``, steps a POGEMA lifelong environment on the same map in lock-step
   with the fleet: robots start where POGEMA puts its agents, get POGEMA's goals (on
@@ -28,26 +33,29 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from action_msgs.msg import GoalStatus  # noqa: F401  (documents the statuses used)
-from geometry_msgs.msg import PoseWithCovarianceStamped
+from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
 from nav_msgs.msg import OccupancyGrid
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
 from rclpy.task import Future
+from tf2_msgs.msg import TFMessage
 
 from marlgpt_msgs.msg import FleetStep, Goal
 from marlgpt_planner.grid import parse_grid
 from marlgpt_planner.lattice import Lattice, quaternion_to_yaw, render_occupancy
-from marlgpt_planner.qos import FLEET_QOS, GOAL_QOS, LATCHED
+from marlgpt_planner.qos import AMCL_POSE_QOS, FLEET_QOS, GOAL_QOS, LATCHED, TF_QOS, TF_STATIC_QOS
 from marlgpt_planner.ros_main import run_node
-from marlgpt_planner.sim.animation import write_svg
-from marlgpt_planner.sim.world import World
+from marlgpt_sim.animation import write_svg
+from marlgpt_sim.pose_feed import GATES, MODES, DriftingOdometry, PublishGate
+from marlgpt_sim.world import World
 
 PARAMETERS = (
     ("robots", [""]), ("starts", [-1]), ("map.grid", ""),
-    ("lattice.origin", [0.0, 0.0]), ("lattice.cell_size", 0.30),
+    ("lattice.origin", [0.0, 0.0]), ("lattice.cell_size", 0.30), ("lattice.yaw", 0.0),
     ("map.resolution", 0.05), ("map.noise", 0.0), ("map.pad", 0.3), ("map.period", 2.0),
     ("map.grow", False), ("map.grow_period", 1.0),
-    ("motion.time", 0.5), ("motion.jitter", 0.2), ("pose.rate", 20.0), ("seed", 0),
+    ("motion.time", 0.5), ("motion.jitter", 0.2), ("pose.mode", "stream"),
+    ("pose.rate", 30.0), ("seed", 0),
     ("pogema.seed", -1), ("pogema.obs_radius", 5),
     ("faults.abort", [""]), ("faults.pose_gap", [""]),
     ("summary_file", ""), ("animation_file", ""), ("fleet_protocol.step_topic", "/fleet/step"),
@@ -67,7 +75,8 @@ class LoopbackSim(Node):
         rows, cols = self.obstacles.shape
         origin = list(p("lattice.origin").value)
         self.lattice = Lattice(float(origin[0]), float(origin[1]),
-                               float(p("lattice.cell_size").value), rows, cols)
+                               float(p("lattice.cell_size").value), rows, cols,
+                               float(p("lattice.yaw").value))
         self.rng = np.random.default_rng(int(p("seed").value))
         self.motion_time = float(p("motion.time").value)
         self.jitter = float(p("motion.jitter").value)
@@ -102,8 +111,7 @@ class LoopbackSim(Node):
         self.started = time.monotonic()
 
         self.map_pub = self.create_publisher(OccupancyGrid, "/map", LATCHED)
-        self.pose_pubs = {r: self.create_publisher(PoseWithCovarianceStamped, f"/{r}/pose", 10)
-                          for r in self.robots}
+        self._start_pose_feed(str(p("pose.mode").value))
         self.goal_pubs = {r: self.create_publisher(Goal, f"/{r}/marlgpt/goal", GOAL_QOS)
                           for r in self.robots}
         from nav2_msgs.action import NavigateToPose
@@ -266,21 +274,52 @@ class LoopbackSim(Node):
                 entry[1].set_result("succeeded")
         stamp = self.get_clock().now().to_msg()
         for robot in self.robots:
-            if self._pose_gap(robot, now):
-                continue
-            x, y, yaw = self.world.pose[robot]
+            if not self._pose_gap(robot, now):
+                self._publish_pose(robot, self.world.pose[robot], now, stamp)
+        if self.steps_seen:
+            self.frames.append((now, {r: self.lattice.to_grid(*self.world.pose[r][:2])
+                                      for r in self.robots}, dict(self.goals)))
+
+    # --- localization ---------------------------------------------------------------------------
+    def _start_pose_feed(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"pose.mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.pose_mode = mode
+        self.pose_pubs, self.tf_pubs, self.gates, self.odometry = {}, {}, {}, {}
+        self.static_pubs = {}
+        for robot in self.robots:
+            if mode != "stream":
+                self.tf_pubs[robot] = self.create_publisher(TFMessage, f"/{robot}/tf", TF_QOS)
+                self.odometry[robot] = DriftingOdometry(self.world.pose[robot], self.rng)
+                static = self.create_publisher(TFMessage, f"/{robot}/tf_static", TF_STATIC_QOS)
+                static.publish(TFMessage(transforms=[_transform(
+                    "base_footprint", "base_link", (0.0, 0.0, 0.0),
+                    self.get_clock().now().to_msg())]))
+                self.static_pubs[robot] = static
+            if mode == "amcl":
+                self.pose_pubs[robot] = self.create_publisher(
+                    PoseWithCovarianceStamped, f"/{robot}/amcl_pose", AMCL_POSE_QOS)
+            elif mode in ("slam", "stream"):
+                self.pose_pubs[robot] = self.create_publisher(PoseWithCovarianceStamped,
+                                                              f"/{robot}/pose", 10)
+            if mode in GATES:
+                self.gates[robot] = PublishGate(GATES[mode])
+
+    def _publish_pose(self, robot: str, pose: Tuple[float, float, float], now: float,
+                      stamp) -> None:
+        if robot in self.tf_pubs:
+            map_odom, odom_base = self.odometry[robot].update(pose, now)
+            self.tf_pubs[robot].publish(TFMessage(transforms=[
+                _transform("map", "odom", map_odom, stamp),
+                _transform("odom", "base_footprint", odom_base, stamp)]))
+        if robot in self.pose_pubs and (robot not in self.gates or self.gates[robot].due(pose)):
+            x, y, yaw = pose
             msg = PoseWithCovarianceStamped()
             msg.header.stamp, msg.header.frame_id = stamp, "map"
             msg.pose.pose.position.x, msg.pose.pose.position.y = x, y
             msg.pose.pose.orientation.z, msg.pose.pose.orientation.w = (math.sin(yaw / 2),
                                                                         math.cos(yaw / 2))
             self.pose_pubs[robot].publish(msg)
-        if self.steps_seen:
-            size = self.lattice.cell_size
-            self.frames.append((now, {r: ((self.lattice.origin_y - self.world.pose[r][1]) / size
-                                          - 0.5,
-                                          (self.world.pose[r][0] - self.lattice.origin_x) / size
-                                          - 0.5) for r in self.robots}, dict(self.goals)))
 
     def _pose_gap(self, robot: str, now: float) -> bool:
         if self.first_step_at is None:
@@ -309,9 +348,9 @@ class LoopbackSim(Node):
         if self.reveal is not None:
             r0, c0, r1, c1 = self.reveal
             obstacles = self.obstacles[r0:r1, c0:c1]
-            lattice = Lattice(self.lattice.origin_x + c0 * lattice.cell_size,
-                              self.lattice.origin_y - r0 * lattice.cell_size,
-                              lattice.cell_size, r1 - r0, c1 - c0)
+            corner = lattice.centre((r0 - 0.5, c0 - 0.5))  # the outer corner of cell (r0, c0)
+            lattice = lattice._replace(origin_x=corner[0], origin_y=corner[1], rows=r1 - r0,
+                                       cols=c1 - c0)
         data, ox, oy = render_occupancy(obstacles, lattice, resolution,
                                         pad=float(p("map.pad").value),
                                         noise=float(p("map.noise").value), rng=self.rng)
@@ -348,6 +387,16 @@ class LoopbackSim(Node):
             path.write_text(json.dumps(self.summary(), indent=2) + "\n")
         if p("animation_file").value:
             write_svg(Path(p("animation_file").value), self.obstacles, self.robots, self.frames)
+
+
+def _transform(parent: str, child: str, pose: Tuple[float, float, float],
+               stamp) -> TransformStamped:
+    msg = TransformStamped()
+    msg.header.stamp, msg.header.frame_id, msg.child_frame_id = stamp, parent, child
+    msg.transform.translation.x, msg.transform.translation.y = pose[0], pose[1]
+    msg.transform.rotation.z = math.sin(pose[2] / 2)
+    msg.transform.rotation.w = math.cos(pose[2] / 2)
+    return msg
 
 
 def _parse_faults(entries, fields: int) -> Dict[str, list]:
