@@ -27,24 +27,27 @@ FAST_SIM = {"motion.time": 0.05, "motion.jitter": 0.3, "pose.rate": 40.0}
 
 
 def fleet_file(tmp_path: Path, robots, goals: str = "pogema", seed: int = 0,
-               planner: Optional[Dict] = None) -> Path:
+               planner: Optional[Dict] = None, description: Optional[Dict] = None) -> Path:
     path = tmp_path / "fleet.yaml"
-    path.write_text(yaml.safe_dump({
+    path.write_text(yaml.safe_dump(dict({
         "map": str(MAZE), "model": str(MODEL), "cell_size": 0.3, "origin": [0.0, 5.1],
         "robots": robots, "goals": goals, "seed": seed,
         "planner": dict({"nav.step_timeout": 10.0, "fleet_protocol.lost_after": 2.0,
                          "tick_rate": 20.0}, **(planner or {})),
-        "sim": FAST_SIM}))
+        "sim": FAST_SIM}, **(description or {}))))
     return path
 
 
 def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals="pogema",
-              planner=None, sim=None, during=None, until=None, timeout: float = 90.0):
+              planner=None, sim=None, during=None, until=None, timeout: float = 90.0,
+              description: Optional[Dict] = None):
     """Run a fleet until ``steps`` steps are resolved (or ``until(watcher)`` holds);
-    ``during(run, watcher)`` is called between spins. Returns (summary, run)."""
+    ``during(run, watcher)`` is called between spins; ``description`` overrides entries of
+    the fleet description (pose, yaw, origin). Returns (summary, run)."""
     monkeypatch.setenv("ROS_DOMAIN_ID", ros_env["ROS_DOMAIN_ID"])
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    fleet = Fleet.load(fleet_file(tmp_path, robots, goals, planner=planner))
+    fleet = Fleet.load(fleet_file(tmp_path, robots, goals, planner=planner,
+                                  description=description))
     run = FleetRun(fleet, tmp_path / "run", sim_params=dict(FAST_SIM, **(sim or {})),
                    env=ros_env)
     watcher = StepWatcher()
@@ -124,6 +127,105 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
     per_robot = [json.loads((tmp_path / "run" / f"robot{i}.stats.json").read_text())
                  ["goals_reached"][f"robot{i}"] for i in range(1, 5)]
     assert min(per_robot) >= 1, per_robot  # every robot reaches a goal: the policy moves
+
+
+@pytest.mark.parametrize("description", [
+    {"pose": "amcl"}, {"pose": "slam"}, {"pose": "stream"},
+    {"pose": "tf", "yaw": math.radians(30), "origin": [1.7, -0.4]},
+], ids=["amcl", "slam", "stream", "tf-maze-at-30-degrees"])
+def test_every_pose_source_and_a_rotated_maze_give_the_same_steps(tmp_path, ros_env,
+                                                                 monkeypatch,
+                                                                 description) -> None:
+    """Poses as AMCL (latched, only after 0.25 m), SLAM Toolbox (only after 0.5 m) or a
+    stream deliver them, and a maze at 30 degrees to the map: the fleet takes exactly the
+    steps of ``marlgpt eval --resolution shield`` (which the default TF, axis-aligned fleet
+    takes too: test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield)."""
+    from marlgpt_planner.fleet_config import read_map
+    from marlgpt_planner.grid import render_grid
+    from marlgpt_training.benchmark.episode import run_episode
+    from marlgpt_training.benchmark.mapset import Instance
+    from marlgpt_training.policies.deployed import DeployedPolicy
+
+    steps = 30
+    watched = {}
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps + 2, robots=4,
+                             planner=dict(GREEDY, **{"fleet_protocol.resolution": "shield"}),
+                             during=lambda run, watcher: watched.update(watcher.steps),
+                             description=description)
+    assert summary["collisions"]["total"] == 0
+    assert summary["pogema"]["checked_steps"] >= steps
+    assert summary["pogema"]["mismatches"] == 0
+    assert summary["goals_reached"] >= 1
+    instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
+    trace = []
+    run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace)
+    for step in range(1, steps + 1):
+        fleet_cells = [[c.row, c.col] for c in watched[step].to_cells]
+        assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
+    params = yaml.safe_load((tmp_path / "run" / "robot1.params.yaml").read_text())
+    planner = params["/**"]["ros__parameters"]
+    assert planner["pose"]["source"] == {"stream": "topic"}.get(description["pose"],
+                                                                  description["pose"])
+    assert planner["lattice"]["yaw"] == pytest.approx(description.get("yaw", 0.0))
+
+
+def test_bad_goals_on_every_way_in_are_refused_and_kill_no_planner(tmp_path, ros_env,
+                                                                  monkeypatch) -> None:
+    """20 bad goals (off the lattice, walls, a lost robot's cell, NaN) on the goal topic, the
+    set_goal service and the goal_pose topic, while a robot is lost: every planner alive at
+    the end, each goal refused with a log line, the service says no, no collision."""
+    from marlgpt_sim.bad_goals import Injector
+
+    fleet = Fleet.load(fleet_file(tmp_path, 4, "generator"))
+    state = {}
+
+    def during(run, watcher):
+        if "injector" not in state:
+            state["injector"] = Injector(watcher.node, fleet.ids, fleet.obstacles, 20)
+        if watcher.last >= 3 and "killed" not in state:
+            run.kill("robot4")
+            state["killed"] = watcher.last
+        if watcher.lost and not state["injector"].done:
+            now = time.monotonic()
+            if now - state.get("sent_at", 0.0) > 0.15:
+                state["sent_at"] = now
+                state["injector"].send_next([r for r in fleet.ids if r not in watcher.lost],
+                                            watcher.lost_cells())
+        if state["injector"].done and "done_at" not in state:
+            state["done_at"] = watcher.last
+
+    summary, run = run_fleet(
+        tmp_path, ros_env, monkeypatch, 0, goals="generator", planner=MOVING, during=during,
+        until=lambda watcher: "done_at" in state and watcher.last >= state["done_at"] + 3,
+        timeout=150.0)
+    injector = state["injector"]
+    report = injector.summary({k: run.log(k) for k in ("robot1", "robot2", "robot3")})
+    assert report["sent"] == 20 and set(report["by_way"]) == {"topic", "service", "pose"}
+    assert set(report["by_kind"]) == {"off-map", "wall", "lost-robot", "nan"}
+    assert report["refusals_logged"] == 20, report
+    assert report["service_answers"] == report["by_way"]["service"]
+    assert report["service_accepted"] == 0
+    assert summary["lost_robots"] == ["robot4"]
+    assert summary["collisions"]["total"] == 0
+    # Alive at the end: each planner wrote its stats on the way out, after the last goal.
+    for robot in ("robot1", "robot2", "robot3"):
+        assert run.exit_seconds[robot] < 15 and "Traceback" not in run.log(robot)
+        stats = json.loads((tmp_path / "run" / f"{robot}.stats.json").read_text())
+        assert stats["steps"] >= state["done_at"] and stats["errors"] == ""
+
+
+def test_fleet_runner_injects_bad_goals_from_the_command_line(tmp_path, ros_env) -> None:
+    env = dict(ros_env, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    run = subprocess.run([sys.executable, "-m", "marlgpt_sim.fleet_runner", "--fleet",
+                          str(fleet_file(tmp_path, 3)), "--steps", "12", "--inject-bad-goals",
+                          "6", "--pose-mode", "amcl", "--out", str(tmp_path / "out"),
+                          "--no-progress", "--timeout", "120"],
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["bad_goals"]["sent"] == 6 and summary["bad_goals"]["refusals_logged"] == 6
+    assert all(summary["alive_at_end"].values()) and summary["collisions"]["total"] == 0
+    assert "poses from amcl" in run.stdout
 
 
 def test_a_killed_robot_becomes_an_obstacle_and_the_rest_go_on(tmp_path, ros_env,

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import yaml
@@ -158,13 +158,19 @@ class StepWatcher:
         self.steps: Dict[int, object] = {}
         self.lost: List[str] = []
         self.lost_at = 0  # the step at which the last robot was lost
+        self.cells: Dict[str, Tuple[int, int]] = {}  # each robot's last resolved cell
         self.node.create_subscription(FleetStep, topic, self._on_step, FLEET_QOS)
 
     def _on_step(self, msg) -> None:
         self.steps[msg.step] = msg
+        if msg.step >= max(self.steps):
+            self.cells.update({r: (c.row, c.col) for r, c in zip(msg.robot_ids, msg.to_cells)})
         if len(msg.lost_robot_ids) > len(self.lost):
             self.lost = list(msg.lost_robot_ids)
             self.lost_at = msg.step
+
+    def lost_cells(self) -> List[Tuple[int, int]]:
+        return [self.cells[r] for r in self.lost if r in self.cells]
 
     @property
     def last(self) -> int:
@@ -183,7 +189,8 @@ class StepWatcher:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        fleet = Fleet.load(args.fleet, robots=args.robots, model=args.model, goals=args.goals)
+        fleet = Fleet.load(args.fleet, robots=args.robots, model=args.model, goals=args.goals,
+                           pose=args.pose_mode)
     except FleetError as exc:
         print(f"fleet_runner: {exc}", file=sys.stderr)
         return 2
@@ -200,16 +207,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"fleet_runner: {exc}", file=sys.stderr)
         return 2
     watcher = StepWatcher()
+    injector = None
+    if args.inject_bad_goals:
+        from marlgpt_sim.bad_goals import Injector
+
+        injector = Injector(watcher.node, fleet.ids, fleet.obstacles, args.inject_bad_goals)
     started = time.monotonic()
     print(f"fleet: {len(fleet.ids)} robots on {fleet.map_path.name}, model {fleet.model.name}, "
-          f"{args.steps} steps; logs in {out}/", flush=True)
+          f"poses from {fleet.pose}, {args.steps} steps; logs in {out}/", flush=True)
     runner.start()
     status = 0
+    alive: Dict[str, bool] = {}
     try:
         last_progress = -1
         tty = sys.stdout.isatty()
         while watcher.last < args.steps:
             watcher.spin(0.2)
+            if injector is not None and watcher.last >= 2:
+                injector.send_next([r for r in fleet.ids if r not in watcher.lost],
+                                   watcher.lost_cells())
             dead = [k for k, ok in runner.alive().items() if not ok]
             if dead and watcher.last == 0:
                 print(f"\nfleet_runner: {', '.join(dead)} exited before the first step; see "
@@ -233,9 +249,20 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         status = 130
     finally:
+        alive = runner.alive()
         runner.stop()
+        if injector is not None:
+            watcher.spin(0.5)  # the last service answers
         watcher.close()
     summary = runner.summary(watcher.last, time.monotonic() - started, watcher.lost)
+    summary["alive_at_end"] = alive
+    if injector is not None:
+        summary["bad_goals"] = injector.summary({k: runner.log(k) for k in runner.processes})
+        print(f"bad goals: {json.dumps(summary['bad_goals'])}")
+        dead = [k for k, ok in alive.items() if not ok]
+        if dead:
+            print(f"fleet_runner: {', '.join(dead)} died during the run", file=sys.stderr)
+            status = status or 1
     print()
     print(json.dumps({k: summary[k] for k in ("robots", "steps", "goals_reached", "throughput",
                                               "collisions", "decision_latency_ms",
@@ -273,6 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
                           "description's model.sample)")
     decoding.add_argument("--greedy", action="store_false", dest="sample",
                           help="planners take the most likely action")
+    parser.add_argument("--pose-mode", choices=("tf", "amcl", "slam", "stream"), default=None,
+                        help="how poses reach the planners (the simulator delivers them that "
+                        "way): tf (map -> odom -> base_footprint at 30 Hz, a real robot's "
+                        "default), amcl (amcl_pose only after 0.25 m or 0.2 rad), slam (SLAM "
+                        "Toolbox's pose only after 0.5 m), stream (a pose topic at 30 Hz); "
+                        "default: the description's")
+    parser.add_argument("--inject-bad-goals", type=int, default=0, metavar="N",
+                        help="during the run, send N goals every planner must refuse (off the "
+                        "lattice, on walls, on a lost robot's cell, NaN) through the goal "
+                        "topic, the set_goal service and the goal_pose topic; the summary "
+                        "counts them, and the run fails if a planner dies")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a planner parameter for every robot, e.g. --set "
                         "nav.step_timeout=10 (repeatable; names as in config/planner.yaml)")
