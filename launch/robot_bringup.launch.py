@@ -95,8 +95,8 @@ def robot_stack(context):
              "--localizer", "slam_toolbox" if slam else "amcl", "--x", x, "--y", y,
              "--yaw", value["yaw"]],
         output="screen")
-    if slam:  # the planner reads this robot's SLAM map and pose instead of AMCL's
-        parameters.update({"map.source": "topic", "map.topic": "map", "pose.topic": "pose"})
+    if slam:  # one robot mapping: the planner reads its SLAM map (the pose stays TF's)
+        parameters.update({"map.source": "topic", "map.topic": "map"})
     planner = Node(package="marlgpt_planner", executable=spec.executable, name=spec.name,
                    namespace=robot, parameters=[parameters], output="screen",
                    remappings=[("/tf", "tf"), ("/tf_static", "tf_static")])

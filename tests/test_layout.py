@@ -67,3 +67,16 @@ def test_robot_side_imports_neither_torch_nor_pogema_nor_the_simulators() -> Non
     assert offenders == []
     # The pattern finds an import however deep it sits in a function.
     assert FORBIDDEN.search("def f():\n    from pogema import pogema_v0\n")
+
+
+def test_training_and_the_simulators_do_not_import_each_other() -> None:
+    """docs/architecture.md: training and marlgpt_sim both build on the robot runtime only."""
+    rules = {REPO / "training" / "src": "marlgpt_sim",
+             REPO / "ros2_ws" / "src" / "marlgpt_sim": "marlgpt_training"}
+    offenders = []
+    for root, name in rules.items():
+        pattern = re.compile(rf"^\s*(import|from)\s+{name}\b", re.M)
+        files = list(root.rglob("*.py"))
+        assert files
+        offenders += [str(p.relative_to(REPO)) for p in files if pattern.search(p.read_text())]
+    assert offenders == []
