@@ -196,7 +196,8 @@ def test_bad_goals_on_every_way_in_are_refused_and_kill_no_planner(tmp_path, ros
 
     summary, run = run_fleet(
         tmp_path, ros_env, monkeypatch, 0, goals="generator", planner=MOVING, during=during,
-        until=lambda watcher: "done_at" in state and watcher.last >= state["done_at"] + 3,
+        until=lambda watcher: "done_at" in state and watcher.last >= state["done_at"] + 3
+        and state["injector"].settled(time.monotonic()),
         timeout=150.0)
     injector = state["injector"]
     report = injector.summary({k: run.log(k) for k in ("robot1", "robot2", "robot3")})

@@ -7,6 +7,7 @@ topic (metres, as RViz's 2D Goal Pose sends). They cycle through cells outside t
 walls, cells a lost robot holds (once a robot is lost) and a NaN pose.
 """
 import math
+import time
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -67,11 +68,16 @@ class Injector:
         self.clients = {r: node.create_client(SetGoal, f"/{r}/set_goal") for r in robots}
         self.sent: List[BadGoal] = []
         self.answers: Dict[int, Tuple[bool, str]] = {}  # index in sent -> service reply
+        self.sent_at = -math.inf  # time.monotonic() of the last one
         self._futures = []
 
     @property
     def done(self) -> bool:
         return len(self.sent) >= self.count
+
+    def settled(self, now: float, grace: float = 1.5) -> bool:
+        """All sent, and the last one ``grace`` seconds ago (the planners have answered)."""
+        return self.done and now - self.sent_at >= grace
 
     def send_next(self, live: List[str], lost_cells: List[Cell]) -> Optional[BadGoal]:
         """Send the next bad goal to one of the ``live`` robots."""
@@ -98,6 +104,7 @@ class Injector:
             msg.pose.orientation.w = 1.0
             self.pose_pubs[goal.robot].publish(msg)
         self.sent.append(goal)
+        self.sent_at = time.monotonic()
         return goal
 
     def _answered(self, index: int, future) -> None:

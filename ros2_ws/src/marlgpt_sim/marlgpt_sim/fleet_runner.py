@@ -221,8 +221,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         last_progress = -1
         tty = sys.stdout.isatty()
-        while watcher.last < args.steps:
-            watcher.spin(0.2)
+        while watcher.last < args.steps or (
+                injector is not None and not injector.settled(time.monotonic())):
+            watcher.spin(0.2)  # (with bad goals: on until the planners have answered them all)
             if injector is not None and watcher.last >= 2:
                 injector.send_next([r for r in fleet.ids if r not in watcher.lost],
                                    watcher.lost_cells())
