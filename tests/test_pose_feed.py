@@ -18,11 +18,16 @@ def test_event_sources_publish_first_then_only_after_moving_or_turning(mode, dis
     assert gate.due((distance * 1.01, 0.0, 0.0))
     assert not gate.due((distance * 1.01, 0.0, angle * 0.9))
     assert gate.due((distance * 1.01, 0.0, angle * 1.01))
+    # AMCL tests x, y and yaw each; SLAM Toolbox the distance travelled.
+    gate = PublishGate(GATES[mode])
+    gate.due((0.0, 0.0, 0.0))
+    assert gate.due((distance * 0.8, distance * 0.8, 0.0)) == (mode == "slam")
     # Counted along a path of 5 cm steps, one publication per gate distance.
     gate, count = PublishGate(GATES[mode]), 0
     for i in range(61):
         count += gate.due((0.05 * i, 0.0, 0.0))
-    assert count == 1 + int(3.0 / distance + 1e-9)
+    step = round(distance / 0.05) + (1 if GATES[mode].per_axis else 0)  # AMCL: strictly past
+    assert count == 1 + 60 // step
 
 
 def test_tf_chain_ends_on_the_true_pose_while_odometry_drifts() -> None:

@@ -66,7 +66,6 @@ class Driver:
     def __init__(self, robot: Robot, index: int, nav: NavigationClient) -> None:
         self.robot, self.index, self.nav = robot, index, nav
         self.tf = TransformBuffer()
-        self.topic_pose_seen = False
         self.recent: Dict[tuple, RobotState] = {}  # (step, status) -> this and last step's
         self.published_at = 0.0
 
@@ -145,7 +144,8 @@ class PlannerNode(Node):
                                p["nav.behavior_tree"], p["nav.retries"],
                                p["nav.server_timeout"], p["nav.tolerance"])
         driver = self.drivers[robot_id] = Driver(robot, index, nav)
-        if source in ("tf", "slam"):  # SLAM Toolbox's pose topic is silent until it moved
+        if source in ("tf", "slam"):  # SLAM Toolbox's pose topic is silent until it moved;
+            # its map -> odom arrives at 50 Hz, so the newer of the two is the pose
             for topic, qos, static in ((p["pose.tf_topic"], TF_QOS, False),
                                        (p["pose.tf_static_topic"], TF_STATIC_QOS, True)):
                 self.create_subscription(
@@ -233,8 +233,6 @@ class PlannerNode(Node):
             tr, rot = t.transform.translation, t.transform.rotation
             driver.tf.set(t.header.frame_id, t.child_frame_id, (tr.x, tr.y, tr.z),
                           (rot.x, rot.y, rot.z, rot.w), now, static)
-        if driver.topic_pose_seen:
-            return  # slam: the topic's pose, once there is one
         pose = driver.tf.lookup(self.params["pose.map_frame"], self.params["pose.base_frame"],
                                 now)
         if pose is not None:
@@ -243,7 +241,6 @@ class PlannerNode(Node):
     def _on_pose(self, driver: Driver, msg) -> None:
         pose = msg.pose.pose if isinstance(msg, PoseWithCovarianceStamped) else msg.pose
         q = pose.orientation
-        driver.topic_pose_seen = True
         self._take_pose(driver, pose.position.x, pose.position.y,
                         quaternion_to_yaw(q.x, q.y, q.z, q.w), time.monotonic())
 

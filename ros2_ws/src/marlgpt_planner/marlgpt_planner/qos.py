@@ -16,8 +16,10 @@ AMCL_POSE_QOS = LATCHED
 #: /tf (tf2's dynamic broadcaster: reliable, volatile, keep-last 100).
 TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                     durability=DurabilityPolicy.VOLATILE)
-#: /tf_static (tf2's static broadcaster: reliable, transient_local, keep-last 1).
-TF_STATIC_QOS = LATCHED
+#: /tf_static as tf2's static listener takes it (reliable, transient_local, keep-last 100):
+#: every static broadcaster of a namespace latches its own message, and all must arrive.
+TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
 #: SLAM Toolbox's pose and a plain pose stream (reliable, volatile, keep-last 10).
 POSE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)

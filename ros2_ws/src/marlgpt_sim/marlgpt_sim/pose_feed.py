@@ -3,10 +3,12 @@
 * ``tf``: TF at 30 Hz: the base driver's ``odom -> base_footprint``, whose odometry drifts
   (a slow random walk in x, y and yaw), and the localizer's ``map -> odom``, re-estimated a few
   times a second so that the chain ends on the true pose (:class:`DriftingOdometry`);
-* ``amcl``: AMCL's ``amcl_pose`` (reliable, transient-local, depth 1): on its first scan, then
-  only after the robot moved 0.25 m or turned 0.2 rad (``update_min_d``/``update_min_a``);
+* ``amcl``: AMCL's ``amcl_pose`` (reliable, transient-local, depth 1): once its initial pose
+  is known, then only after the robot moved more than 0.25 m along x or y or turned more than
+  0.2 rad (``update_min_d``/``update_min_a``, tested per axis as AMCL does);
 * ``slam``: SLAM Toolbox's ``pose`` (reliable, volatile): on its first processed scan, then only
-  after 0.5 m or 0.5 rad (``minimum_travel_distance``/``minimum_travel_heading``);
+  after 0.5 m or 0.5 rad (Karto's ``minimum_travel_distance``/``minimum_travel_heading``, as
+  the asynchronous node processes scans);
 * ``stream``: a pose on ``pose`` at a fixed rate, whatever the robot does.
 
 In ``amcl`` and ``slam`` mode TF is published too, as on a real robot (Nav2 needs it).
@@ -21,14 +23,16 @@ MODES = ("tf", "amcl", "slam", "stream")
 
 
 class Gate(NamedTuple):
-    """Publish thresholds of an event-driven localizer."""
+    """Publish thresholds of an event-driven localizer: past ``distance`` (per axis, strictly,
+    with ``per_axis``; else as a Euclidean distance, inclusive) or ``angle``."""
 
     distance: float
     angle: float
+    per_axis: bool = False
 
 
 #: The defaults of Nav2's AMCL and of SLAM Toolbox.
-GATES: Dict[str, Gate] = {"amcl": Gate(0.25, 0.2), "slam": Gate(0.5, 0.5)}
+GATES: Dict[str, Gate] = {"amcl": Gate(0.25, 0.2, per_axis=True), "slam": Gate(0.5, 0.5)}
 
 
 def angle_between(a: float, b: float) -> float:
@@ -43,10 +47,16 @@ class PublishGate:
         self.last: Optional[Pose] = None
 
     def due(self, pose: Pose) -> bool:
-        if self.last is not None and \
-                math.hypot(pose[0] - self.last[0], pose[1] - self.last[1]) < self.gate.distance \
-                and angle_between(pose[2], self.last[2]) < self.gate.angle:
-            return False
+        if self.last is not None:
+            dx, dy = abs(pose[0] - self.last[0]), abs(pose[1] - self.last[1])
+            turned = angle_between(pose[2], self.last[2])
+            if self.gate.per_axis:
+                moved = dx > self.gate.distance or dy > self.gate.distance or \
+                    turned > self.gate.angle
+            else:
+                moved = math.hypot(dx, dy) >= self.gate.distance or turned >= self.gate.angle
+            if not moved:
+                return False
         self.last = pose
         return True
 
