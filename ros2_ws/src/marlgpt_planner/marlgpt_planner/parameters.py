@@ -253,6 +253,17 @@ CROSS_CHECKS: Tuple[Tuple[Tuple[str, ...], Callable[[Dict[str, Any]], Optional[s
 )
 
 
+def robots_and_fleet(values: Dict[str, Any], namespace: str) -> Tuple[List[str], List[str]]:
+    """The robots a node drives (default: its namespace's) and the fleet (default: those)."""
+    ns = namespace.strip("/")
+    robots = values["robots"] or ([ns] if ns else [])
+    fleet = values["fleet"] or robots
+    if not robots or any(r not in fleet for r in robots):
+        raise ParameterError([f"robots: got {robots}; must be non-empty (or the node "
+                              f"namespaced) and every robot in fleet {fleet}"])
+    return robots, fleet
+
+
 def validate(values: Dict[str, Any]) -> Dict[str, Any]:
     """Clean parameter values by name; a missing name takes its default.
 

@@ -16,56 +16,39 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
-from marlgpt_msgs.msg import Cell as CellMsg
 from marlgpt_msgs.msg import FleetStep, Goal, RobotState
 from marlgpt_msgs.srv import SetGoal
-from marlgpt_planner import lockstep, markers
+from marlgpt_planner import lockstep, markers, messages
 from marlgpt_planner.actions import WAIT
-from marlgpt_planner.encoder import Encoder, GridState
+from marlgpt_planner.decisions import Decider
 from marlgpt_planner.goals import Goals, goal_problem
-from marlgpt_planner.grid import neighbour_distances, parse_grid
-from marlgpt_planner.lattice import Lattice, MapError, coarsen, quaternion_to_yaw
+from marlgpt_planner.grid import parse_grid
+from marlgpt_planner.lattice import Lattice, MapError
 from marlgpt_planner.nav_client import NavigationClient
-from marlgpt_planner.parameters import PARAMETERS, ParameterError, validate
-from marlgpt_planner.policy import ModelError, Policy, encoder_expectation
-from marlgpt_planner.qos import (
-    AMCL_POSE_QOS,
-    FLEET_QOS,
-    GOAL_QOS,
-    LATCHED,
-    POSE_QOS,
-    TF_QOS,
-    TF_STATIC_QOS,
-)
+from marlgpt_planner.parameters import PARAMETERS, robots_and_fleet, validate
+from marlgpt_planner.policy import ModelError, Policy
+from marlgpt_planner.pose_input import PoseInput, pose_timeout, robot_topic
+from marlgpt_planner.qos import FLEET_QOS, GOAL_QOS, LATCHED
 from marlgpt_planner.robot import Cancel, Go, Log, Publish, Robot
 from marlgpt_planner.ros_main import run_node
-from marlgpt_planner.transforms import TransformBuffer
 
-#: The pose topic of each topic source, when pose.topic is empty.
-POSE_TOPICS = {"amcl": "amcl_pose", "slam": "pose", "topic": "pose"}
 #: Seconds an exception keeps the diagnostics at ERROR.
 FAULT_SHOWN = 30.0
 
 
-def robot_topic(robot: str, name: str) -> str:
-    """``name`` in the robot's namespace, unless it is absolute."""
-    return name if name.startswith("/") else f"/{robot}/{name}"
-
-
 class Driver:
-    """The ROS side of one robot: its protocol state, Nav2 client, TF and last messages."""
+    """The ROS side of one robot: its protocol state, Nav2 client, pose input, last states."""
 
     def __init__(self, robot: Robot, index: int, nav: NavigationClient) -> None:
         self.robot, self.index, self.nav = robot, index, nav
-        self.tf = TransformBuffer()
+        self.pose_input: Optional[PoseInput] = None
         self.recent: Dict[tuple, RobotState] = {}  # (step, status) -> this and last step's
         self.published_at = 0.0
 
@@ -78,12 +61,7 @@ class PlannerNode(Node):
             self.declare_parameter(name, default, any_type)
         self.params = p = validate({name: self.get_parameter(name).value
                                     for name, _ in PARAMETERS})
-        ns = self.get_namespace().strip("/")
-        robots = p["robots"] or ([ns] if ns else [])
-        fleet = p["fleet"] or robots
-        if not robots or any(r not in fleet for r in robots):
-            raise ParameterError([f"robots: got {robots}; must be non-empty (or the node "
-                                  f"namespaced) and every robot in fleet {fleet}"])
+        robots, fleet = robots_and_fleet(p, self.get_namespace())
         self.lattice = Lattice(p["lattice.origin"][0], p["lattice.origin"][1],
                                p["lattice.cell_size"], p["lattice.rows"], p["lattice.cols"],
                                p["lattice.yaw"])
@@ -93,13 +71,9 @@ class PlannerNode(Node):
         self.policy = Policy(p["model.path"], backend=p["model.backend"],
                              threads=p["model.threads"], sample=p["model.sample"],
                              seed=p["model.seed"])
-        meta = self.policy.metadata  # the model must read what this encoder writes
-        self.policy.check(encoder_expectation(Encoder(
-            np.zeros((self.lattice.rows, self.lattice.cols), bool), int(meta["radius"]),
-            int(meta["history"]), int(meta["neighbours"]))))
+        self.decider = Decider(self.policy, p["model.path_weight"])
+        self.decider.check((self.lattice.rows, self.lattice.cols))  # before joining the fleet
         self.obstacles: Optional[np.ndarray] = None
-        self.encoder: Optional[Encoder] = None
-        self._encoder_obstacles: Optional[np.ndarray] = None
         self._lost_seen: Tuple[str, ...] = ()
         self.stats: Dict[str, List[float]] = {"decision_ms": [], "pipeline_ms": []}
         self._step_ready_at: Optional[float] = None
@@ -128,36 +102,22 @@ class PlannerNode(Node):
             f"driving {', '.join(robots)} in a fleet of {len(fleet)}; lattice "
             f"{self.lattice.rows}x{self.lattice.cols} cells of {self.lattice.cell_size} m at "
             f"{math.degrees(self.lattice.yaw):.1f} deg; pose from {p['pose.source']}; "
-            f"model {meta['run_id']}")
+            f"model {self.policy.metadata['run_id']}")
 
     def _add_driver(self, robot_id: str, index: int) -> None:
         p = self.params
-        source = p["pose.source"]
         goals = Goals("generator" if p["goals.source"] == "generator" else "external",
                       seed=p["goals.seed"] * 1000 + index,
                       check=lambda cell, r=robot_id: self._goal_problem(r, cell),
                       refused=lambda cell, why, r=robot_id: self._refused(r, cell, why))
-        robot = Robot(robot_id, self.lattice, goals, p["pose.hysteresis"],
-                      p["pose.timeout"] if source in ("tf", "topic") else math.inf,
+        robot = Robot(robot_id, self.lattice, goals, p["pose.hysteresis"], pose_timeout(p),
                       p["nav.step_timeout"])
         nav = NavigationClient(self, robot_topic(robot_id, p["nav.action"]), p["nav.frame"],
                                p["nav.behavior_tree"], p["nav.retries"],
                                p["nav.server_timeout"], p["nav.tolerance"])
         driver = self.drivers[robot_id] = Driver(robot, index, nav)
-        if source in ("tf", "slam"):  # SLAM Toolbox's pose topic is silent until it moved;
-            # its map -> odom arrives at 50 Hz, so the newer of the two is the pose
-            for topic, qos, static in ((p["pose.tf_topic"], TF_QOS, False),
-                                       (p["pose.tf_static_topic"], TF_STATIC_QOS, True)):
-                self.create_subscription(
-                    TFMessage, robot_topic(robot_id, topic),
-                    lambda msg, d=driver, s=static: self._on_tf(d, msg, s), qos)
-        if source != "tf":
-            pose_type = PoseStamped if source == "topic" and p["pose.type"] == "PoseStamped" \
-                else PoseWithCovarianceStamped
-            self.create_subscription(
-                pose_type, robot_topic(robot_id, p["pose.topic"] or POSE_TOPICS[source]),
-                lambda msg, d=driver: self._on_pose(d, msg),
-                AMCL_POSE_QOS if source == "amcl" else POSE_QOS)
+        driver.pose_input = PoseInput(self, robot_id, p, lambda *pose, d=driver:
+                                      self._take_pose(d, *pose))
         self.create_subscription(Goal, robot_topic(robot_id, "marlgpt/goal"),
                                  lambda msg, d=driver: self._on_goal(d, msg), GOAL_QOS)
         self.create_subscription(PoseStamped, robot_topic(robot_id, "marlgpt/goal_pose"),
@@ -212,37 +172,13 @@ class PlannerNode(Node):
 
     # --- inputs -------------------------------------------------------------------------------
     def _on_map(self, msg: OccupancyGrid) -> None:
-        info = msg.info
-        q = info.origin.orientation
         try:
-            obstacles = coarsen(msg.data, info.width, info.height, info.resolution,
-                                info.origin.position.x, info.origin.position.y,
-                                quaternion_to_yaw(q.x, q.y, q.z, q.w), self.lattice,
-                                **{k: self.params["map." + k] for k in (
-                                    "occupied_threshold", "occupied_fraction",
-                                    "unknown_fraction", "unknown_policy")})
-            self._set_obstacles(obstacles, f"map {info.width}x{info.height} @ "
-                                           f"{info.resolution:.3f} m")
+            self._set_obstacles(messages.obstacles(msg, self.lattice, self.params),
+                                f"map {msg.info.width}x{msg.info.height} @ "
+                                f"{msg.info.resolution:.3f} m")
         except MapError as exc:
             self._warn(f"map: {exc}", f"map ignored: {exc}")
         self._advance()
-
-    def _on_tf(self, driver: Driver, msg, static: bool) -> None:
-        now = time.monotonic()
-        for t in msg.transforms:
-            tr, rot = t.transform.translation, t.transform.rotation
-            driver.tf.set(t.header.frame_id, t.child_frame_id, (tr.x, tr.y, tr.z),
-                          (rot.x, rot.y, rot.z, rot.w), now, static)
-        pose = driver.tf.lookup(self.params["pose.map_frame"], self.params["pose.base_frame"],
-                                now)
-        if pose is not None:
-            self._take_pose(driver, pose.x, pose.y, pose.yaw, now - pose.age)
-
-    def _on_pose(self, driver: Driver, msg) -> None:
-        pose = msg.pose.pose if isinstance(msg, PoseWithCovarianceStamped) else msg.pose
-        q = pose.orientation
-        self._take_pose(driver, pose.position.x, pose.position.y,
-                        quaternion_to_yaw(q.x, q.y, q.z, q.w), time.monotonic())
 
     def _take_pose(self, driver: Driver, x: float, y: float, yaw: float, taken: float) -> None:
         for effect in driver.robot.set_pose(x, y, yaw, taken):
@@ -279,7 +215,7 @@ class PlannerNode(Node):
         self.fleet.heard(msg.robot_id, now)
         if msg.robot_id in self.drivers:
             return  # our own robots' states go to the fleet directly
-        self.fleet.receive(_report(msg), now)
+        self.fleet.receive(messages.report(msg), now)
         self._advance()
 
     def _on_fleet_step(self, msg: FleetStep) -> None:
@@ -317,8 +253,7 @@ class PlannerNode(Node):
                     self.state_pub.publish(msg)
             if self.params["pose.source"] == "tf" and driver.robot.pose is None:
                 self._warn("tf-" + driver.robot.id, f"{driver.robot.id}: no pose from TF yet: "
-                           + driver.tf.why_not(self.params["pose.map_frame"],
-                                               self.params["pose.base_frame"]))
+                           + driver.pose_input.why_not())
         if now - self._last_diagnostics >= 1.0:
             self._last_diagnostics = now
             self._publish_diagnostics(now)
@@ -354,7 +289,8 @@ class PlannerNode(Node):
             return
         started = time.perf_counter()
         try:
-            rankings = self._decide(ours)
+            rankings = self.decider.rankings(self.fleet, self.obstacles,
+                                             [d.robot.id for d in ours])
         except Exception as exc:  # noqa: BLE001  (any failure: our robots wait this step)
             self.on_error(exc)
             rankings = [[WAIT]] * len(ours)
@@ -366,44 +302,9 @@ class PlannerNode(Node):
             self._apply(driver, driver.robot.propose(self.fleet.step, cell, goal, ranking, now,
                                                      shield))
 
-    def _decide(self, ours: List[Driver]) -> List[List[int]]:
-        """One batched policy call for our robots, on the whole fleet's state: each robot's
-        ranking of its actions (under the soft rule, just the chosen action)."""
-        positions, goals, history = self.fleet.grid_state()
-        encoder = self._encoder()
-        # A goal this planner's map cannot hold (another robot's, on a cell the map has just
-        # closed) is encoded as that robot's own cell rather than failing the whole fleet.
-        for i, goal in enumerate(goals):
-            if goal_problem(goal, encoder.fields.obstacles) is not None:
-                goals[i] = positions[i]
-        order = {robot: i for i, robot in enumerate(self.fleet.live)}
-        rows = [order[d.robot.id] for d in ours]
-        observation = encoder.encode(GridState(positions, goals, history))
-        values, mask = observation.values[rows], observation.action_mask[rows]
-        if self.fleet.resolution == "shield":
-            weight = self.params["model.path_weight"]
-            path_left = neighbour_distances(encoder.fields, positions[rows], goals[rows]) \
-                if weight else None
-            return self.policy.rank(values, mask, path_left=path_left, path_weight=weight)
-        return [[int(a)] for a in self.policy.act(values, mask)]
-
-    def _encoder(self) -> Encoder:
-        obstacles = self.obstacles.copy()
-        for cell in self.fleet.lost_cells:
-            if self.lattice.contains(cell):
-                obstacles[cell] = True
-        for robot_id in self.fleet.live:
-            obstacles[self.fleet.positions[robot_id]] = False
-        if self.encoder is None or not np.array_equal(obstacles, self._encoder_obstacles):
-            meta = self.policy.metadata
-            self.encoder = Encoder(obstacles, int(meta["radius"]), int(meta["history"]),
-                                   int(meta["neighbours"]))
-            self._encoder_obstacles = obstacles
-        return self.encoder
-
     def _execute(self, outcome: lockstep.Outcome, now: float) -> None:
         if outcome.robot_ids and outcome.robot_ids[0] in self.drivers:
-            self.step_pub.publish(_fleet_step_msg(outcome, self.get_clock().now().to_msg()))
+            self.step_pub.publish(messages.fleet_step(outcome, self.get_clock().now().to_msg()))
         for robot_id, src, dst in zip(outcome.robot_ids, outcome.from_cells, outcome.to_cells):
             driver = self.drivers.get(robot_id)
             if driver is not None:
@@ -440,22 +341,14 @@ class PlannerNode(Node):
         self._advance()
 
     def _publish(self, driver: Driver, effect: Publish) -> None:
-        msg = RobotState()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = self.params["nav.frame"]
-        msg.robot_id, msg.step, msg.status = driver.robot.id, effect.step, effect.status
-        msg.action, msg.ranking = effect.action, list(effect.ranking)
-        msg.current_cell, msg.intended_cell = _cell(effect.current), _cell(effect.intended)
-        msg.goal_cell = _cell(effect.goal)
-        msg.goals_reached = driver.robot.goals.reached
-        if driver.robot.pose is not None:
-            msg.pose.position.x, msg.pose.position.y = driver.robot.pose[:2]
+        msg = messages.robot_state(driver.robot, effect, self.params["nav.frame"],
+                                   self.get_clock().now().to_msg())
         driver.recent[effect.step, effect.status] = msg
         driver.published_at = time.monotonic()
         for key in [k for k in driver.recent if k[0] < effect.step - 1]:
             del driver.recent[key]
         self.state_pub.publish(msg)
-        self.fleet.receive(_report(msg), time.monotonic())
+        self.fleet.receive(messages.report(msg), time.monotonic())
 
     # --- outputs for people ---------------------------------------------------------------------
     def _publish_markers(self, outcome: lockstep.Outcome) -> None:
@@ -466,29 +359,12 @@ class PlannerNode(Node):
             self.get_clock().now().to_msg()))
 
     def _publish_diagnostics(self, now: float) -> None:
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        fault = self.fault if self.fault and now - self.fault[1] < FAULT_SHOWN else None
-        for driver in self.drivers.values():
-            robot = driver.robot
-            status = DiagnosticStatus(name=f"marlgpt_planner: {robot.id}", hardware_id=robot.id)
-            status.level, status.message = DiagnosticStatus.OK, robot.message
-            if robot.lost or self.obstacles is None or fault:
-                status.level = DiagnosticStatus.ERROR
-                if fault:
-                    status.message = f"{robot.message}; error: {fault[0]}"
-            elif robot.status in (lockstep.HOLDING, lockstep.TIMED_OUT) or \
-                    not robot.pose_fresh(now):
-                status.level = DiagnosticStatus.WARN
-            values = {"step": self.fleet.step, "cell": robot.tracker.cell,
-                      "goal": robot.goals.current, "goals_reached": robot.goals.reached,
-                      "pose_age_s": round(min(robot.pose_age(now), 1e9), 3),
-                      "lost_robots": ",".join(self.fleet.lost),
-                      "decision_ms_last": round(self.stats["decision_ms"][-1], 3)
-                      if self.stats["decision_ms"] else ""}
-            status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-            array.status.append(status)
-        self.diag_pub.publish(array)
+        fault = self.fault[0] if self.fault and now - self.fault[1] < FAULT_SHOWN else None
+        decisions = self.stats["decision_ms"]
+        self.diag_pub.publish(messages.diagnostics(
+            [d.robot for d in self.drivers.values()], self.fleet, now,
+            self.get_clock().now().to_msg(), self.obstacles is not None, fault,
+            decisions[-1] if decisions else None))
 
     def _write_stats(self) -> None:
         if not self.params["stats_file"]:
@@ -503,32 +379,6 @@ class PlannerNode(Node):
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(data))
         partial.replace(path)
-
-
-def _cell(cell) -> CellMsg:
-    return CellMsg(row=int(cell[0]), col=int(cell[1]))
-
-
-def _report(msg: RobotState) -> lockstep.Report:
-    return lockstep.Report(msg.robot_id, msg.step, msg.status,
-                           (msg.current_cell.row, msg.current_cell.col),
-                           (msg.intended_cell.row, msg.intended_cell.col),
-                           (msg.goal_cell.row, msg.goal_cell.col), msg.goals_reached,
-                           tuple(int(a) for a in msg.ranking))
-
-
-def _fleet_step_msg(outcome: lockstep.Outcome, stamp) -> FleetStep:
-    msg = FleetStep()
-    msg.header.stamp = stamp
-    msg.header.frame_id = "grid"
-    msg.step = outcome.step
-    order = sorted(range(len(outcome.robot_ids)), key=lambda i: outcome.robot_ids[i])
-    msg.robot_ids = [outcome.robot_ids[i] for i in order]
-    msg.from_cells = [_cell(outcome.from_cells[i]) for i in order]
-    msg.to_cells = [_cell(outcome.to_cells[i]) for i in order]
-    msg.moved = [outcome.moved[i] for i in order]
-    msg.lost_robot_ids = list(outcome.lost)
-    return msg
 
 
 def main(args=None) -> None:
