@@ -169,3 +169,41 @@ def test_runtime_example_in_the_docs_runs(exported: Path, tmp_path: Path, monkey
     scope: dict = {}
     exec(compile(snippet, "docs/export.md", "exec"), scope)
     assert scope["actions"].shape == (2,)
+
+
+@pytest.mark.parametrize("size", ["tiny", "2m"])
+def test_fused_attention_and_the_exported_math_form_give_the_same_logits(size: str) -> None:
+    """Training runs scaled_dot_product_attention; the ONNX graph matmul + softmax (opset 13).
+    Both must compute the same function, in eval and with dropout off in training mode."""
+    import torch
+
+    from marlgpt_training.model.gpt import SIZES, MarlGpt, use_math_attention
+
+    torch.manual_seed(0)
+    model = MarlGpt(SIZES[size])
+    for param in model.parameters():  # larger weights than the init's, so attention is sharp
+        param.data.normal_(0, 0.2)
+    tokens = 40
+    values = torch.randn(6, tokens)
+    index = [torch.randint(0, 8, (tokens,)) for _ in range(4)]
+    env = torch.zeros(6, dtype=torch.long)
+    for mode in (model.eval, model.train):
+        mode()
+        fused_logits, fused_q = model(values, *index, env)
+        use_math_attention(model)
+        math_logits, math_q = model(values, *index, env)
+        use_math_attention(model, False)
+        assert torch.allclose(fused_logits, math_logits, atol=1e-5, rtol=1e-4)
+        assert torch.allclose(fused_q, math_q, atol=1e-5, rtol=1e-4)
+        assert fused_logits.std() > 0.1  # not a trivially flat output
+    attention = model.trunk[0].attn
+    assert attention.fused  # the model trains with the fused kernel
+
+
+def test_the_exported_graph_has_no_fused_attention_and_leaves_the_model_fused(
+        exported: Path, run_dir: Path) -> None:
+    graph = onnx.load(str(exported)).graph
+    ops = {node.op_type for node in graph.node}
+    assert "Softmax" in ops and "MatMul" in ops and not any("Attention" in op for op in ops)
+    model, _ = checkpoint.load_model(run_dir)
+    assert all(layer.attn.fused for layer in model.trunk)

@@ -189,8 +189,12 @@ def test_checkpoint_evaluates_on_the_benchmark_harness(data_dir: Path, tmp_path:
         assert result.steps == 16
 
 
-def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.yaml", data_dir, mode="full", max_steps=3)
+@pytest.mark.parametrize("mode", ["full", "bc"])
+def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path: Path,
+                                                       mode: str) -> None:
+    """DDP in both loss modes (bc: the critic is frozen, so no parameter goes without a
+    gradient, which DDP refuses at the second step)."""
+    config = write_config(tmp_path / "c.yaml", data_dir, mode=mode, max_steps=3)
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     result = subprocess.run(
@@ -203,6 +207,10 @@ def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path:
     assert replicas["world_size"] == 2
     assert replicas["weights_sha256"][0] == replicas["weights_sha256"][1]
     assert "2 process(es)" in result.stdout
+    assert "step 3:" in result.stdout
+    if mode == "bc":  # the frozen critic is saved as initialised: the same on both ranks
+        weights = load_file(str(out / "checkpoints/step-000003/model.safetensors"))
+        assert any(key.startswith("critic.") for key in weights)
 
 
 def test_one_model_trains_on_both_environments(data_dir: Path, tmp_path: Path) -> None:

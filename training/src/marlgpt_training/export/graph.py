@@ -7,6 +7,7 @@ bias summed per position into one (tokens, width) table, and the environment tok
 robot feeds no index tensors at all (nothing int64 crosses the model boundary), and the critic,
 which acting never reads, is left out.
 """
+import copy
 import warnings
 from typing import Dict, Iterable, List
 
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from marlgpt_planner.policy import INPUT_NAME, OUTPUT_NAME
-from marlgpt_training.model.gpt import MarlGpt
+from marlgpt_training.model.gpt import MarlGpt, use_math_attention
 
 OPSET = 13
 
@@ -47,8 +48,10 @@ class DeployedActor(nn.Module):
             self.register_buffer("position", position.clone())
             self.register_buffer("value_weight", model.value.weight[:, 0].clone())
             self.register_buffer("env_token", model.env.weight[env_id].clone().view(1, 1, -1))
-        self.trunk = model.trunk
-        self.actor = model.actor
+        # Copies, switched to matmul + softmax (opset 13 has no fused attention op); the
+        # checkpoint's model keeps its fused kernel, so parity checks compare the two forms.
+        self.trunk = use_math_attention(copy.deepcopy(model.trunk))
+        self.actor = use_math_attention(copy.deepcopy(model.actor))
         self.num_actions = num_actions
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,11 @@ one more block over the sequence: the actor reads the environment token's output
 logits over ``max_actions`` padded actions; the critic gives, for every action, logits over
 ``value_bins`` bins spanning [v_min, v_max] (value learning as classification).
 
-Attention is written as explicit matmul + softmax (no ``scaled_dot_product_attention``) so
-the exported ONNX graph stays within opset 13 for TensorRT 8.2 on the Jetson Nano.
+Attention has two kernels that compute the same thing: PyTorch's fused
+``scaled_dot_product_attention`` (training and evaluation: flash / memory-efficient attention
+on GPUs, no (B, H, T, T) matrices kept) and explicit matmul + softmax, which the exported ONNX
+graph uses so that it stays within opset 13 for TensorRT 8.2 on the Jetson Nano
+(:func:`use_math_attention`; tests/test_export.py checks both give the same logits).
 """
 import math
 from dataclasses import asdict, dataclass
@@ -16,6 +19,7 @@ from typing import Optional, Tuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 @dataclass
@@ -57,6 +61,7 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.proj = nn.Linear(config.width, config.width)
         self.dropout = nn.Dropout(config.dropout)
+        self.fused = True  # scaled_dot_product_attention; False: matmul + softmax (export)
 
     def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """Attention of every token, or with ``last_only`` of the last token alone (B, 1, W)."""
@@ -68,9 +73,13 @@ class SelfAttention(nn.Module):
         q = q.reshape(batch, queries, self.heads, head).transpose(1, 2)
         k = k.reshape(batch, tokens, self.heads, head).transpose(1, 2)
         v = v.reshape(batch, tokens, self.heads, head).transpose(1, 2)
-        weights = torch.softmax(q @ k.transpose(-2, -1) * self.scale, dim=-1)
-        out = (self.dropout(weights) @ v).transpose(1, 2).reshape(batch, queries, width)
-        return self.proj(out)
+        if self.fused and not torch.onnx.is_in_onnx_export():
+            out = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.dropout.p if self.training else 0.0, scale=self.scale)
+        else:
+            weights = torch.softmax(q @ k.transpose(-2, -1) * self.scale, dim=-1)
+            out = self.dropout(weights) @ v
+        return self.proj(out.transpose(1, 2).reshape(batch, queries, width))
 
 
 class Block(nn.Module):
@@ -159,6 +168,15 @@ class MarlGpt(nn.Module):
     def q_values(self, q_logits: torch.Tensor) -> torch.Tensor:
         """Expected value per action from critic logits: (B, A, bins) -> (B, A)."""
         return (torch.softmax(q_logits.float(), dim=-1) * self.bins).sum(-1)
+
+
+def use_math_attention(module: nn.Module, math_kernel: bool = True) -> nn.Module:
+    """Switch every attention layer of ``module`` to explicit matmul + softmax (the exported
+    graph's form), or back to the fused kernel; returns ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, SelfAttention):
+            layer.fused = not math_kernel
+    return module
 
 
 def masked_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

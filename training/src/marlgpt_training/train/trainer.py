@@ -101,6 +101,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
     model = MarlGpt(config.model).to(env.device)
     full = config.loss.mode == "full"
     target = copy.deepcopy(model).requires_grad_(False) if full else None
+    if not full:  # BC trains no critic: frozen, so DDP finds no parameter without a gradient
+        model.critic.requires_grad_(False)
     optimizer = make_optimizer(model, config)
     step, consumed = 0, 0
     found = checkpoint.latest(out) if resume else None
@@ -122,7 +124,10 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
         if env.main:
             print(f"starting from the weights of {start}")
     ddp = DistributedDataParallel(model) if env.world_size > 1 else model
-    forward = torch.compile(ddp) if config.optim.compile else ddp  # checkpoints keep `model`
+    compile_ = config.optim.compile
+    if compile_ == "auto":
+        compile_ = env.device.type == "cuda"
+    forward = torch.compile(ddp) if compile_ else ddp  # checkpoints keep `model`
 
     batches = balanced_batches(loaders(streams, config.data.workers))
     for _ in range(consumed):  # replay the data order exactly up to the checkpoint
@@ -143,7 +148,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
     bar = tqdm(total=stop, initial=step, desc="train", unit="step",
                disable=not (progress and env.main), dynamic_ncols=True)
     metrics: dict = {}
-    sums: Dict[str, float] = defaultdict(float)
+    # Running sums stay on the device: read (one host sync) only when logging.
+    sums: Dict[str, torch.Tensor] = {}
     timer = time.perf_counter()
     window = 0
     while step < stop:
@@ -158,7 +164,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
                 losses = compute_losses(forward, batch, config.loss, target)
                 (losses["loss"] / micro_steps).backward()
             for key, value in losses.items():
-                sums[key] += float(value.detach()) / micro_steps
+                value = value.detach().float() / micro_steps
+                sums[key] = sums[key] + value if key in sums else value
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -171,7 +178,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
         bar.update()
         if step % config.run.log_every == 0 or step == stop:
             seconds = time.perf_counter() - timer
-            metrics = {k: v / window for k, v in sums.items()}
+            metrics = {k: float(v) / window for k, v in sums.items()}
             metrics.update(lr=lr, grad_norm=float(norm),
                            samples_per_s=window * samples_per_step / max(seconds, 1e-9))
             if writer is not None:
