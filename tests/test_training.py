@@ -248,3 +248,21 @@ def test_config_overrides_and_errors(tmp_path: Path) -> None:
         config_module.load(path, ["optim.learning_rate=1"])
     with pytest.raises(ValueError, match="not one of"):
         config_module.load(path, ["model.size=huge"])
+
+
+def test_the_training_benchmark_runs_on_the_cpu(tmp_path: Path) -> None:
+    """scripts/bench_training.py, the GPU benchmark, in its CPU mode: every configuration
+    asked for gives a row with a positive speed and memory figure."""
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_training.py"), "--size", "tiny",
+         "--batch", "16", "--steps", "2", "--warmup", "1", "--mode", "bc", "full",
+         "--device", "cpu", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [(r["mode"], r["attention"], r["compiled"]) for r in rows] == [
+        ("bc", "fused", False), ("bc", "math", False), ("full", "fused", False),
+        ("full", "math", False)]
+    assert all(r["samples_per_s"] > 0 and r["peak_memory_mb"] > 0 for r in rows)
+    assert "samples/s, peak memory" in result.stdout
