@@ -37,3 +37,77 @@ def test_info_reports_every_part_of_the_stack(capsys: pytest.CaptureFixture) -> 
     assert code == 0
     for name in ("torch", "pogema", "onnxruntime", "rclpy", "marlgpt_msgs.msg"):
         assert name in out
+
+
+MAZES = REPO.parent / "shared" / "benchmarks" / "pogema-lmapf" / "02-mazes"
+RELEASED = REPO / "training" / "checkpoints" / "marlgpt"
+SHIPPED = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"
+
+
+def _broken_checkpoint(tmp_path, kind: str):
+    import shutil
+
+    import yaml
+
+    target = tmp_path / "ckpt"
+    shutil.copytree(RELEASED, target)
+    if kind == "corrupt":
+        (target / "model.safetensors").write_bytes(b"not safetensors at all")
+    else:  # weights of the released (tiny) model under a config of another width
+        config = yaml.safe_load((target / "config.yaml").read_text())
+        config["model"]["width"] = 96
+        (target / "config.yaml").write_text(yaml.safe_dump(config))
+    return target
+
+
+def _bad_layout_onnx(tmp_path):
+    import onnx
+
+    model = onnx.load(str(SHIPPED))
+    for prop in model.metadata_props:
+        if prop.key == "layout_sha256":
+            prop.value = "0" * 64
+    path = tmp_path / "other-layout.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("case", ["corrupt-weights-eval", "misfit-weights-export",
+                                  "encoder-differs", "invalid-yaml", "out-is-a-file",
+                                  "lbf-no-episodes", "sample-deterministic",
+                                  "lbf-sample-expert"])
+def test_bad_input_gives_one_clear_line_not_a_traceback(tmp_path, capsys, case) -> None:
+    eval_args = ["--map-set", str(MAZES), "--agents", "8", "--max-instances", "1",
+                 "--workers", "1", "--no-progress"]
+    if case == "corrupt-weights-eval":
+        argv = ["eval", "--policy", str(_broken_checkpoint(tmp_path, "corrupt")), *eval_args]
+        expected = "not a readable safetensors file"
+    elif case == "misfit-weights-export":
+        argv = ["export", "--checkpoint", str(_broken_checkpoint(tmp_path, "misfit")), "--onnx",
+                str(tmp_path / "m.onnx")]
+        expected = "do not fit the config's model"
+    elif case == "encoder-differs":
+        argv = ["eval", "--policy", str(_bad_layout_onnx(tmp_path)), *eval_args]
+        expected = "does not match the encoder"
+    elif case == "invalid-yaml":
+        config = tmp_path / "bad.yaml"
+        config.write_text("model: [1\n")
+        argv = ["train", "--config", str(config), "--out", str(tmp_path / "run")]
+        expected = "not valid YAML at line"
+    elif case == "out-is-a-file":
+        (tmp_path / "taken").write_text("x")
+        argv = ["generate", "--out", str(tmp_path / "taken"), "--episodes", "1"]
+        expected = "is a file"
+    elif case == "lbf-no-episodes":
+        argv = ["eval", "--env", "lbf", "--policy", "random", "--episodes", "0"]
+        expected = "--episodes must be at least 1"
+    elif case == "sample-deterministic":
+        argv = ["eval", "--policy", "pibt", "--sample", *eval_args]
+        expected = "deterministic"
+    else:
+        argv = ["eval", "--env", "lbf", "--policy", "expert", "--sample", "--episodes", "2"]
+        expected = "--sample needs a model"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err

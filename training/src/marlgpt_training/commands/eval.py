@@ -114,6 +114,14 @@ def run_foraging(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.env == "lbf":
+        if args.episodes < 1:
+            print(f"marlgpt eval: --episodes must be at least 1, got {args.episodes}",
+                  file=sys.stderr)
+            return 2
+        if args.sample and args.policy in ("expert", "random"):
+            print(f"marlgpt eval: --sample needs a model; {args.policy!r} has no "
+                  "distribution to sample", file=sys.stderr)
+            return 2
         return run_foraging(args)
     if args.map_set is None:
         print("marlgpt eval: --map-set DIR is required for pogema-lmapf", file=sys.stderr)
@@ -122,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
         map_set = MapSet.load(args.map_set)
     except (OSError, ValueError) as exc:
         print(f"marlgpt eval: {exc}", file=sys.stderr)
+        return 2
+    if args.json is not None and args.json.is_dir():
+        print(f"marlgpt eval: --json {args.json} is a directory", file=sys.stderr)
         return 2
     if args.max_instances is not None and args.max_instances < 1:
         print("marlgpt eval: --max-instances must be at least 1", file=sys.stderr)

@@ -83,8 +83,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     delta.add_argument("--keep", type=int, default=4, metavar="N",
                        help="worst windows labelled per episode (default: %(default)s)")
     parser.add_argument("--no-tokens", action="store_true",
-                        help="store only the raw state, not the token values (smaller; "
-                        "tokens are rebuilt from the state by the encoder)")
+                        help="store only the raw state, not the token values (smaller; for "
+                        "analysis: marlgpt train refuses such datasets, it reads stored tokens)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a dataset made with other settings in --out")
     parser.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
@@ -117,6 +117,8 @@ def _str_list(text: str) -> List[str]:
 
 def run(args: argparse.Namespace) -> int:
     problems = []
+    if args.out.exists() and not args.out.is_dir():
+        problems.append(f"--out {args.out} is a file, not a dataset directory")
     if args.episodes < 1:
         problems.append("--episodes must be at least 1")
     if args.steps < 1:

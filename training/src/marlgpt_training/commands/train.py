@@ -86,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"marlgpt train: {exc}", file=sys.stderr)
         return 2
     main = int(os.environ.get("RANK", "0")) == 0
+    if args.out.exists() and not args.out.is_dir():
+        print(f"marlgpt train: --out {args.out} is a file, not a run directory",
+              file=sys.stderr)
+        return 2
     if args.data:
         config.data.dirs = list(args.data)
         config.data.generate = None

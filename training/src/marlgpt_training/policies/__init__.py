@@ -44,4 +44,7 @@ def make_policy(spec: str, sample: bool = False) -> Policy:
     if factory is None:
         names = ", ".join(sorted(BUILTIN))
         raise ValueError(f"unknown policy {spec!r}: built-in policies are {names}")
+    if sample and spec != "random":
+        raise ValueError(f"policy {spec!r} is deterministic: --sample works with a model "
+                         "(a run, checkpoint or exported file)")
     return factory()

@@ -9,8 +9,8 @@ import numpy as np
 
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.policy import ModelError, encoder_expectation
 from marlgpt_planner.policy import Policy as Runtime
-from marlgpt_planner.policy import encoder_expectation
 from marlgpt_planner.shield import ranking_scores
 from marlgpt_training.policies.base import Policy
 
@@ -29,7 +29,10 @@ class DeployedPolicy(Policy):
         super().reset(obstacles, num_agents, seed, fields)
         self.encoder = Encoder(obstacles, self.radius, self.history, self.neighbours,
                                fields=self.fields)
-        self.runtime.check(encoder_expectation(self.encoder))
+        try:
+            self.runtime.check(encoder_expectation(self.encoder))
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
         self.runtime.rng = np.random.default_rng(seed)
 
     def act(self, state: GridState) -> np.ndarray:

@@ -57,10 +57,29 @@ def resolve(path: "str | Path") -> Path:
 def load_model(path: "str | Path", device: str = "cpu") -> "tuple[MarlGpt, dict]":
     """The model of a checkpoint and its full config (a dict)."""
     directory = resolve(path)
-    config = yaml.safe_load((directory / "config.yaml").read_text())
-    model = MarlGpt(ModelConfig(**config["model"]))
-    model.load_state_dict(load_file(str(directory / "model.safetensors"), device=device))
+    try:
+        config = yaml.safe_load((directory / "config.yaml").read_text())
+        model = MarlGpt(ModelConfig(**config["model"]))
+    except (yaml.YAMLError, TypeError, KeyError) as exc:
+        raise ValueError(f"{directory / 'config.yaml'}: not a checkpoint config ({exc})") from None
+    load_weights(model, directory / "model.safetensors", device)
     return model.to(device).eval(), config
+
+
+def load_weights(model: MarlGpt, path: Path, device: str = "cpu") -> None:
+    """``path``'s weights into ``model``; a ValueError in one line for a file that is not
+    safetensors or weights that do not fit the model's config."""
+    try:
+        weights = load_file(str(path), device=device)
+    except Exception as exc:  # noqa: BLE001  (safetensors raises its own error types)
+        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else first[0]
+        raise ValueError(f"{path}: the weights do not fit the config's model ({detail})") \
+            from None
 
 
 def init_weights(model: MarlGpt, path: "str | Path", config: dict) -> Path:
@@ -72,8 +91,7 @@ def init_weights(model: MarlGpt, path: "str | Path", config: dict) -> Path:
         if other.get(key) != config.get(key):
             raise ValueError(f"--init {path}: its {key} differs from this run's "
                              f"({other.get(key)} vs {config.get(key)})")
-    model.load_state_dict(load_file(str(directory / "model.safetensors"),
-                                    device=str(next(model.parameters()).device)))
+    load_weights(model, directory / "model.safetensors", str(next(model.parameters()).device))
     return directory
 
 

@@ -111,7 +111,16 @@ def load(path: "str | Path", overrides: Sequence[str] = ()) -> TrainConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config {path} not found")
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ValueError(f"config {path} is not valid YAML{at}: "
+                         f"{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"config {path}: expected sections (model, loss, optim, data, run), "
+                         f"got {type(raw).__name__}")
     for item in overrides:
         key, sep, value = item.partition("=")
         section, dot, name = key.partition(".")
