@@ -80,3 +80,17 @@ def test_training_and_the_simulators_do_not_import_each_other() -> None:
         assert files
         offenders += [str(p.relative_to(REPO)) for p in files if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_the_model_file_contract_has_its_own_module() -> None:
+    """policy.py and tensorrt_engine.py build on model_file.py; neither imports the other at
+    module level (policy loads the TensorRT runner lazily, only for that backend)."""
+    engine = (ROBOT_SIDE / "tensorrt_engine.py").read_text()
+    policy = (ROBOT_SIDE / "policy.py").read_text()
+    assert "from marlgpt_planner.policy" not in engine
+    assert "from marlgpt_planner.model_file import" in engine
+    assert "from marlgpt_planner.model_file import" in policy
+    top_level = [line for line in policy.splitlines() if line.startswith(("import", "from"))]
+    assert not any("tensorrt_engine" in line for line in top_level)
+    assert "class ModelError" in (ROBOT_SIDE / "model_file.py").read_text()
+    assert "class ModelError" not in policy

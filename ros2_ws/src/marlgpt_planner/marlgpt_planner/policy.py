@@ -18,77 +18,31 @@ Backends, chosen by ``backend``:
 
 Every call batches all agents: ``act(values, action_mask)`` gives one action per row.
 """
-import hashlib
-import json
-import os
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from marlgpt_planner.actions import NAMES
+from marlgpt_planner.model_file import (  # noqa: F401  (the contract, re-exported)
+    ENCODER_KEYS,
+    ENGINE_SUFFIXES,
+    INPUT_NAME,
+    MODEL_FORMAT,
+    OUTPUT_NAME,
+    REQUIRED_KEYS,
+    ModelError,
+    PathLike,
+    default_cache_dir,
+    encoder_expectation,
+    mismatches,
+    sha256_file,
+    sidecar_path,
+    validate_metadata,
+    write_sidecar,
+)
 from marlgpt_planner.shield import rank, ranking_scores
 
-#: Version of the model-file contract this runtime reads.
-MODEL_FORMAT = "1"
-INPUT_NAME = "observations"
-OUTPUT_NAME = "logits"
-ENGINE_SUFFIXES = (".engine", ".plan")
 BACKENDS = ("auto", "cpu", "cuda", "ort-tensorrt", "tensorrt")
-#: Keys every model file's metadata has (all values are strings).
-REQUIRED_KEYS = ("marlgpt.format", "encoder", "encoder_version", "radius", "history",
-                 "neighbours", "num_tokens", "num_actions", "layout_sha256", "actions",
-                 "run_id", "config_hash")
-#: Keys a model must share with the encoder that feeds it.
-ENCODER_KEYS = ("encoder", "encoder_version", "radius", "history", "neighbours", "num_tokens",
-                "num_actions", "layout_sha256")
-
-PathLike = Union[str, "os.PathLike[str]"]
-
-
-class ModelError(RuntimeError):
-    """A model file that is missing, corrupt, or does not fit what is asked of it."""
-
-
-def sha256_file(path: PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sidecar_path(engine: PathLike) -> Path:
-    """Where an engine's metadata lives: ``model.engine`` -> ``model.engine.json``."""
-    return Path(str(engine) + ".json")
-
-
-def validate_metadata(metadata: Dict[str, str], path: PathLike) -> Dict[str, str]:
-    """``metadata`` if it is a marlgpt model's; otherwise a :class:`ModelError` naming ``path``."""
-    missing = [key for key in REQUIRED_KEYS if key not in metadata]
-    if missing:
-        raise ModelError(f"{path}: not a marlgpt model file (metadata lacks {', '.join(missing)}); "
-                         "export checkpoints with 'marlgpt export'")
-    if metadata["marlgpt.format"] != MODEL_FORMAT:
-        raise ModelError(f"{path}: model format {metadata['marlgpt.format']}, this runtime reads "
-                         f"format {MODEL_FORMAT}")
-    if metadata["actions"] != ",".join(NAMES):
-        raise ModelError(f"{path}: action set {metadata['actions']!r}, the fleet speaks "
-                         f"{','.join(NAMES)!r}")
-    return metadata
-
-
-def encoder_expectation(encoder) -> Dict[str, str]:
-    """What a model must declare to be fed by ``encoder`` (a marlgpt_planner Encoder)."""
-    expected = {key: str(value) for key, value in encoder.metadata.items()}
-    expected["layout_sha256"] = encoder.layout_digest
-    return expected
-
-
-def mismatches(metadata: Dict[str, str], expected: Dict[str, str]) -> Dict[str, tuple]:
-    """Keys of ``expected`` whose value differs in ``metadata``: key -> (model, expected)."""
-    return {key: (metadata.get(key), str(value)) for key, value in expected.items()
-            if metadata.get(key) != str(value)}
 
 
 class Policy:
@@ -213,11 +167,6 @@ def _auto_backend(is_engine: bool) -> str:
     return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("MARLGPT_ENGINE_CACHE",
-                               Path.home() / ".cache" / "marlgpt" / "engines"))
-
-
 class OrtRunner:
     """ONNX Runtime session on one execution provider."""
 
@@ -268,10 +217,3 @@ def load_observations(path: PathLike) -> "tuple[np.ndarray, np.ndarray]":
 def format_agreement(result: Dict[str, float], names: Sequence[str] = ("onnx", "other")) -> str:
     return (f"{names[1]} vs {names[0]}: {result['same_action'] * 100:.2f}% same greedy action "
             f"over {result['rows']} observations, max |logit diff| {result['max_abs_diff']:.2e}")
-
-
-def write_sidecar(engine: PathLike, metadata: Dict[str, str], extra: Dict[str, str]) -> Path:
-    """Write an engine's metadata sidecar (the ONNX metadata plus build facts)."""
-    target = sidecar_path(engine)
-    target.write_text(json.dumps(dict(metadata, **extra), indent=2, sort_keys=True) + "\n")
-    return target

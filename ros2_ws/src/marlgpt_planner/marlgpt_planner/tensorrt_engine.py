@@ -16,13 +16,13 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from marlgpt_planner.policy import (
+from marlgpt_planner.model_file import (
     ENGINE_SUFFIXES,
     INPUT_NAME,
     OUTPUT_NAME,
     ModelError,
-    OrtRunner,
     default_cache_dir,
+    onnx_metadata,
     sha256_file,
     sidecar_path,
     write_sidecar,
@@ -106,7 +106,7 @@ class TensorRtRunner:
 
             self.metadata = {k: str(v) for k, v in json.loads(sidecar.read_text()).items()}
         else:
-            self.metadata = OrtRunner(path, "cpu").metadata
+            self.metadata = onnx_metadata(path)
             cache = Path(cache_dir) if cache_dir else default_cache_dir()
             engine_path = engine_cache_path(path, cache, trt.__version__, gpu_slug(self.cuda))
             if not engine_path.is_file():

@@ -36,7 +36,7 @@ from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 
-from marlgpt_planner.policy import sha256_file  # one file-digest helper for the project
+from marlgpt_planner.model_file import sha256_file  # one file-digest helper for the project
 
 FORMAT = "marlgpt-expert-data"
 FORMAT_VERSION = 1

@@ -15,7 +15,7 @@ import onnx
 import torch
 from torch import nn
 
-from marlgpt_planner.policy import INPUT_NAME, OUTPUT_NAME
+from marlgpt_planner.model_file import INPUT_NAME, OUTPUT_NAME
 from marlgpt_training.model.gpt import MarlGpt, use_math_attention
 
 OPSET = 13
