@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+from marlgpt_training import environments
 from marlgpt_training.benchmark.evaluate import evaluate
 from marlgpt_training.benchmark.mapset import MapSet
 
@@ -48,7 +49,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "policy's log-probability minus W times the path length the action "
                         "leaves, so the model guides PIBT's cost-to-go order (0: the policy "
                         "alone; default: %(default)s)")
-    parser.add_argument("--env", choices=("pogema-lmapf", "lbf"), default="pogema-lmapf",
+    parser.add_argument("--env", choices=environments.names(), default=environments.POGEMA,
                         help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
                         "Foraging, --episodes seeded episodes over its task mix, scored by the "
                         "normalised team return (policies: expert, random or a checkpoint)")

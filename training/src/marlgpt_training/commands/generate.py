@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 from typing import List
 
+from marlgpt_training import environments
 from marlgpt_training.data.generate import generate
-from marlgpt_training.data.lifelong import ENV_NAME, GeneratorConfig, LifelongMapfGenerator
+from marlgpt_training.data.lifelong import ENV_NAME, GeneratorConfig
 from marlgpt_training.data.maps import MAP_KINDS
 from marlgpt_training.data.records import DatasetError
 
-ENVIRONMENTS = (ENV_NAME, "lbf")
+ENVIRONMENTS = tuple(environments.names())
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -155,10 +156,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, expert_candidates=args.expert_candidates,
         expert_horizon=args.expert_horizon)
     workers = args.workers or multiprocessing.cpu_count()
-    if args.env == "lbf":
-        from marlgpt_training.data.foraging import ForagingConfig, ForagingGenerator
-
-        env = ForagingGenerator(ForagingConfig(seed=args.seed))
+    if args.env != ENV_NAME:  # other environments take only the seed
+        env = environments.make_generator(args.env, {"seed": args.seed})
     elif args.from_model is not None:
         from marlgpt_planner.policy import ModelError
         from marlgpt_training.data.delta import DeltaConfig, DeltaGenerator
@@ -171,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"marlgpt generate: {exc}", file=sys.stderr)
             return 2
     else:
-        env = LifelongMapfGenerator(config)
+        env = environments.make_generator(ENV_NAME, config.to_json())
     try:
         stats = generate(args.out, args.episodes, env, workers=workers,
                          episodes_per_shard=args.episodes_per_shard, tokens=not args.no_tokens,

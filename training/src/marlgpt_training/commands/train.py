@@ -55,22 +55,16 @@ def _ensure_data(directory: Path, spec: dict, main: bool) -> None:
                 raise DatasetError(f"timed out waiting for {directory}")
             time.sleep(2)
         return
+    from marlgpt_training import environments
     from marlgpt_training.data.generate import generate
 
     spec = dict(spec)
-    name = spec.pop("env", "pogema-lmapf")
+    name = spec.pop("env", environments.POGEMA)
     episodes = int(spec.pop("episodes", 64))
-    if name == "pogema-lmapf":
-        from marlgpt_training.data.lifelong import GeneratorConfig, LifelongMapfGenerator
-
-        env = LifelongMapfGenerator(GeneratorConfig(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}))
-    elif name == "lbf":
-        from marlgpt_training.data.foraging import ForagingConfig, ForagingGenerator
-
-        env = ForagingGenerator(ForagingConfig(**spec))
-    else:
-        raise DatasetError(f"data.generate: unknown env {name!r} (pogema-lmapf or lbf)")
+    try:
+        env = environments.make_generator(name, spec)
+    except ValueError as exc:
+        raise DatasetError(f"data.generate: {exc}") from None
     if not (directory / MANIFEST).is_file() or read_manifest(directory).get(
             "episodes", 0) < episodes:
         print(f"generating training data into {directory} ({episodes} episodes of {name})")

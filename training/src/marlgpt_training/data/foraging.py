@@ -20,8 +20,9 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import numpy as np
 
 from marlgpt_training.data.records import EpisodeRecord
+from marlgpt_training.environments import LBF
 
-ENV_NAME = "lbf"
+ENV_NAME = LBF
 ENV_ID = 1
 NUM_ACTIONS = 6
 MAX_FOODS, MAX_PLAYERS, MAX_LEVEL = 3, 3, 3

@@ -20,9 +20,10 @@ from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.data.maps import make_map
 from marlgpt_training.data.records import EpisodeRecord
+from marlgpt_training.environments import POGEMA
 from marlgpt_training.expert import PibtExpert, pibt
 
-ENV_NAME = "pogema-lmapf"
+ENV_NAME = POGEMA
 ENV_ID = 0
 
 

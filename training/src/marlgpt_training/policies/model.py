@@ -8,11 +8,12 @@ import torch
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.shield import ranking_scores
+from marlgpt_training.environments import POGEMA
 from marlgpt_training.model.gpt import masked_logits
 from marlgpt_training.policies.base import Policy
 from marlgpt_training.train import checkpoint
 
-ENV_NAME = "pogema-lmapf"
+ENV_NAME = POGEMA
 
 
 def environment_layout(config: dict, env: str, path: str) -> dict:
