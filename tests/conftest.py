@@ -61,3 +61,20 @@ def decisive_checkpoint(out: Path, size: str = "tiny", seed: int = 3) -> Path:
     weights["actor.head.weight"] = weights["actor.head.weight"] * 200
     save_file(weights, str(directory / "model.safetensors"))
     return out
+
+
+SHIPPED_MODEL = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"
+
+
+def model_with_metadata(out: Path, key: str, value: str, source: Path = SHIPPED_MODEL) -> Path:
+    """A copy of an exported model with one metadata entry changed (e.g. a model made for
+    another encoder layout): what the runtime must refuse."""
+    import onnx
+
+    model = onnx.load(str(source))
+    entries = {prop.key: prop for prop in model.metadata_props}
+    assert key in entries, f"{source} has no metadata {key!r}"
+    entries[key].value = value
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out))
+    return out

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from marlgpt_training.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, model_with_metadata
 
 MARLGPT = REPO / ".venv/bin/marlgpt"
 ROS_VARS = ("AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "PYTHONPATH", "LD_LIBRARY_PATH",
@@ -41,7 +41,6 @@ def test_info_reports_every_part_of_the_stack(capsys: pytest.CaptureFixture) -> 
 
 MAZES = REPO.parent / "shared" / "benchmarks" / "pogema-lmapf" / "02-mazes"
 RELEASED = REPO / "training" / "checkpoints" / "marlgpt"
-SHIPPED = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"
 
 
 def _broken_checkpoint(tmp_path, kind: str):
@@ -60,18 +59,6 @@ def _broken_checkpoint(tmp_path, kind: str):
     return target
 
 
-def _bad_layout_onnx(tmp_path):
-    import onnx
-
-    model = onnx.load(str(SHIPPED))
-    for prop in model.metadata_props:
-        if prop.key == "layout_sha256":
-            prop.value = "0" * 64
-    path = tmp_path / "other-layout.onnx"
-    onnx.save(model, str(path))
-    return path
-
-
 @pytest.mark.parametrize("case", ["corrupt-weights-eval", "misfit-weights-export",
                                   "encoder-differs", "invalid-yaml", "out-is-a-file",
                                   "lbf-no-episodes", "sample-deterministic",
@@ -87,7 +74,8 @@ def test_bad_input_gives_one_clear_line_not_a_traceback(tmp_path, capsys, case) 
                 str(tmp_path / "m.onnx")]
         expected = "do not fit the config's model"
     elif case == "encoder-differs":
-        argv = ["eval", "--policy", str(_bad_layout_onnx(tmp_path)), *eval_args]
+        other = model_with_metadata(tmp_path / "other-layout.onnx", "layout_sha256", "0" * 64)
+        argv = ["eval", "--policy", str(other), *eval_args]
         expected = "does not match the encoder"
     elif case == "invalid-yaml":
         config = tmp_path / "bad.yaml"

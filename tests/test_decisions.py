@@ -6,7 +6,7 @@ from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import parse_grid
 from marlgpt_planner.lockstep import ARRIVED, Fleet, Report
 from marlgpt_planner.policy import ModelError, Policy
-from tests.conftest import REPO
+from tests.conftest import REPO, model_with_metadata
 
 MODEL = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"
 MAP = parse_grid("""
@@ -63,14 +63,7 @@ def test_the_encoder_is_rebuilt_only_when_the_grid_changes() -> None:
 
 
 def test_a_model_for_another_encoder_is_refused_at_check(tmp_path) -> None:
-    import onnx
-
-    model = onnx.load(str(MODEL))
-    for prop in model.metadata_props:
-        if prop.key == "num_tokens":
-            prop.value = "7"
-    other = tmp_path / "other.onnx"
-    onnx.save(model, str(other))
+    other = model_with_metadata(tmp_path / "other.onnx", "num_tokens", "7")
     Decider(Policy(MODEL)).check(MAP.shape)
     with pytest.raises(ModelError, match="num_tokens"):
         Decider(Policy(other)).check(MAP.shape)

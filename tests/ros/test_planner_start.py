@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, model_with_metadata
 
 MODEL = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"
 GOOD = {"robots": ["robot1"], "lattice.origin": [0.0, 1.5], "lattice.cell_size": 0.3,
@@ -57,14 +57,7 @@ def test_every_problem_is_named_at_once(tmp_path, ros_env) -> None:
 
 
 def test_a_model_the_encoder_cannot_feed_stops_the_planner_at_start(tmp_path, ros_env) -> None:
-    import onnx
-
-    model = onnx.load(str(MODEL))
-    for prop in model.metadata_props:
-        if prop.key == "layout_sha256":
-            prop.value = "0" * 64
-    other = tmp_path / "other.onnx"
-    onnx.save(model, str(other))
+    other = model_with_metadata(tmp_path / "other.onnx", "layout_sha256", "0" * 64)
     run = start_planner(tmp_path, ros_env, dict(GOOD, **{"model.path": str(other)}))
     assert run.returncode == 2, run.stderr
     assert "does not match the encoder" in run.stderr and "layout_sha256" in run.stderr
