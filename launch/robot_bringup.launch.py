@@ -17,6 +17,7 @@ from launch.actions import (
     ExecuteProcess,
     GroupAction,
     IncludeLaunchDescription,
+    LogInfo,
     OpaqueFunction,
     RegisterEventHandler,
 )
@@ -100,8 +101,12 @@ def robot_stack(context):
     planner = Node(package="marlgpt_planner", executable=spec.executable, name=spec.name,
                    namespace=robot, parameters=[parameters], output="screen",
                    remappings=[("/tf", "tf"), ("/tf_static", "tf_static")])
-    start_planner = RegisterEventHandler(OnProcessExit(target_action=wait,
-                                                       on_exit=[planner]))
+    # The planner starts only if wait_for_nav2.py succeeded (Nav2 active in time).
+    start_planner = RegisterEventHandler(OnProcessExit(
+        target_action=wait,
+        on_exit=lambda event, context: [planner] if event.returncode == 0 else [LogInfo(
+            msg=f"{robot}: Nav2 did not become active (wait_for_nav2.py exit "
+                f"{event.returncode}); the planner is not started")]))
     return stack + [wait, start_planner]
 
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Wait until one robot's Nav2 is active (and give AMCL its initial pose); then exit 0.
 
+Exits 1 if Nav2 is not active within --timeout seconds (default 120), so the launch file
+does not start a planner for a robot whose navigation never came up.
+
 Run by robot_bringup.launch.py and gazebo_sim.launch.py before the robot's planner starts,
 as its own process: nav2_simple_commander's BasicNavigator spins itself, so it never runs
 inside the planner's callbacks. With SLAM Toolbox (Humble: no lifecycle state) it waits on a
@@ -11,6 +14,7 @@ Nav2 lifecycle node instead of the localizer.
 import argparse
 import math
 import sys
+import threading
 
 import rclpy
 from geometry_msgs.msg import PoseStamped
@@ -24,6 +28,8 @@ def main() -> int:
     parser.add_argument("--x", type=float, default=None, help="initial pose (map frame, m)")
     parser.add_argument("--y", type=float, default=None)
     parser.add_argument("--yaw", type=float, default=0.0)
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for Nav2 before giving up (exit 1)")
     args, _ = parser.parse_known_args()
     # The namespace by remapping: BasicNavigator(namespace=...) exists only from Humble's
     # nav2_simple_commander 1.1.10 on; its relative names resolve in the pushed namespace.
@@ -39,7 +45,16 @@ def main() -> int:
         navigator.setInitialPose(pose)
     # slam_toolbox has no lifecycle in Humble: wait on the controller server instead.
     localizer = "amcl" if args.localizer == "amcl" else "controller_server"
-    navigator.waitUntilNav2Active(navigator="bt_navigator", localizer=localizer)
+    # BasicNavigator.waitUntilNav2Active blocks without a time limit: run it in a daemon
+    # thread and give up after --timeout.
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (navigator.waitUntilNav2Active(
+        navigator="bt_navigator", localizer=localizer), done.set()), daemon=True)
+    waiter.start()
+    if not done.wait(args.timeout):
+        navigator.get_logger().error(f"{args.namespace}: Nav2 not active after "
+                                     f"{args.timeout:.0f} s; the planner is not started")
+        return 1
     navigator.get_logger().info(f"{args.namespace}: Nav2 is active")
     navigator.destroy_node()
     rclpy.shutdown()

@@ -15,7 +15,25 @@ import yaml
 from marlgpt_planner.grid import parse_grid, render_grid
 from marlgpt_planner.lattice import Lattice
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+def package_share() -> Path:
+    """The package's data (config/, models/, launch/): its ament share directory when the
+    package is installed (with or without --symlink-install, in an image or on a robot),
+    else the source tree this module sits in."""
+    source = Path(__file__).resolve().parent.parent
+    if (source / "package.xml").is_file():
+        return source  # the source tree (or a symlink install pointing into it)
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    except ImportError:
+        return source
+    try:
+        return Path(get_package_share_directory("marlgpt_planner"))
+    except PackageNotFoundError:
+        return source
+
+
+PACKAGE_DIR = package_share()
 DEFAULT_FLEET = PACKAGE_DIR / "config" / "fleet_maze.yaml"
 GOAL_MODES = ("pogema", "generator")
 SIMS = ("loopback", "gazebo", "none")
