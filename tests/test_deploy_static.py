@@ -189,7 +189,12 @@ def test_the_gazebo_world_is_valid_sdf_and_matches_the_map(tmp_path: Path) -> No
     lattice = Lattice(fleet.origin[0], fleet.origin[1], fleet.cell_size, rows, cols)
     root = ET.parse(files["world"]).getroot()
     assert root.tag == "sdf" and root.get("version") == "1.6"
-    (model,) = root.iter("model")
+    models = {m.get("name"): m for m in root.iter("model")}
+    assert set(models) == {"maze", "ground_plane"}  # no model:// includes: runs offline
+    assert not list(root.iter("include"))
+    plugins = [p.get("filename") for p in root.find("world").findall("plugin")]
+    assert plugins == ["libgazebo_ros_state.so"]  # ground truth for the Gazebo test
+    model = models["maze"]
     assert model.find("static").text == "true"
     rebuilt = np.zeros((rows, cols), bool)
     for link in model.iter("link"):
@@ -217,7 +222,7 @@ def test_wall_runs_merge_rows() -> None:
     obstacles = np.array([[1, 1, 0, 1], [0, 0, 0, 0], [1, 1, 1, 1]], bool)
     assert wall_runs(obstacles) == [(0, 0, 2), (0, 3, 1), (2, 0, 4)]
     sdf = world_sdf(obstacles, Lattice(0.0, 0.9, 0.3, 3, 4))
-    assert sdf.count("<link ") == 3
+    assert sdf.count('<link name="wall_') == 3
 
 
 def test_robot_models_publish_tf_in_their_namespace() -> None:
