@@ -1,0 +1,87 @@
+"""What the robot image must hold: every module the robot package imports, at the Python
+version the robot code assumes (checked against docker/jetbot/Dockerfile's install lines)."""
+import ast
+import re
+import sys
+from pathlib import Path
+from typing import Dict, Set
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "ros2_ws" / "src" / "marlgpt_planner"
+JETBOT = REPO / "docker" / "jetbot" / "Dockerfile"
+#: Where each third-party module of the robot package comes from in the JetBot image:
+#: ("pip", name) installed by a pip line, ("ros", package) from the ROS 2 base image or the
+#: workspace built in it, ("source", package) built from source by the Dockerfile, ("l4t",
+#: what) provided by L4T/JetPack through --runtime nvidia.
+PROVIDERS = {
+    "numpy": ("pip", "numpy"), "yaml": ("pip", "pyyaml"), "onnxruntime": ("pip", "onnxruntime"),
+    "pycuda": ("pip", "pycuda"), "tensorrt": ("l4t", "TensorRT Python bindings"),
+    "rclpy": ("ros", "rclpy"), "ament_index_python": ("ros", "ament_index_python"),
+    "geometry_msgs": ("ros", "geometry_msgs"), "nav_msgs": ("ros", "nav_msgs"),
+    "diagnostic_msgs": ("ros", "diagnostic_msgs"),
+    "visualization_msgs": ("ros", "visualization_msgs"),
+    "action_msgs": ("ros", "action_msgs"), "rcl_interfaces": ("ros", "rcl_interfaces"),
+    "tf2_msgs": ("ros", "tf2_msgs"), "marlgpt_msgs": ("ros", "marlgpt_msgs"),
+    "nav2_msgs": ("source", "navigation2"), "launch": ("ros", "launch"),
+    "launch_ros": ("ros", "launch_ros"),
+}
+
+
+def third_party_imports(root: Path) -> Set[str]:
+    """Top-level modules imported anywhere in ``root``'s Python files (also inside functions),
+    minus the standard library and the package itself."""
+    found: Set[str] = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return {m for m in found if m not in sys.stdlib_module_names
+            and m not in ("marlgpt_planner", "setuptools")}
+
+
+def pip_installs(dockerfile: str) -> Set[str]:
+    """Package names on the Dockerfile's ``pip install`` lines (lower case)."""
+    names: Set[str] = set()
+    for line in re.findall(r"pip install[^\n]*(?:\\\n[^\n]*)*", dockerfile):
+        for token in re.findall(r'"([A-Za-z0-9_\-]+)[<>=!~ ,\d.]*[^"]*"|\s([a-z][a-z0-9_\-]+)'
+                                r'(?=[\s"<>=]|$)', line):
+            name = (token[0] or token[1]).lower()
+            names.add(name)
+    return names
+
+
+def missing_modules(modules: Set[str], dockerfile: str,
+                    providers: Dict[str, tuple] = PROVIDERS) -> Set[str]:
+    """Modules the image would lack: no provider known, or a pip one not on a pip line, or a
+    source-built one the Dockerfile does not build."""
+    pip = pip_installs(dockerfile)
+    missing = set()
+    for module in modules:
+        kind, name = providers.get(module, (None, None))
+        if kind is None or (kind == "pip" and name.lower() not in pip) or (
+                kind == "source" and name not in dockerfile):
+            missing.add(module)
+    return missing
+
+
+def test_the_jetbot_image_installs_every_module_the_robot_package_imports() -> None:
+    modules = third_party_imports(PACKAGE)
+    assert {"numpy", "rclpy", "onnxruntime", "yaml", "pycuda"} <= modules  # the scan works
+    dockerfile = JETBOT.read_text()
+    assert missing_modules(modules, dockerfile) == set()
+    # The check can fail: the same Dockerfile without its pycuda install lacks pycuda.
+    assert "pycuda" in missing_modules(modules, dockerfile.replace("pycuda", "pyc-u-d-a"))
+    assert "brand_new" in missing_modules(modules | {"brand_new"}, dockerfile)
+
+
+def test_the_image_checks_the_python_version_the_robot_code_assumes() -> None:
+    setup = (PACKAGE / "setup.py").read_text()
+    wanted = re.search(r'python_requires=">=(\d+)\.(\d+)"', setup)
+    assert wanted, "setup.py states no python_requires"
+    major, minor = int(wanted.group(1)), int(wanted.group(2))
+    dockerfile = JETBOT.read_text()
+    check = re.search(r"assert sys\.version_info >= \((\d+), (\d+)\)", dockerfile)
+    assert check and (int(check.group(1)), int(check.group(2))) == (major, minor)
