@@ -6,12 +6,13 @@ Generates the world from the fleet's maze (marlgpt_sim.gazebo_world: walls of 30
 tiles, a Nav2 map of the same maze, spawn poses at the robots' start cells), starts Gazebo
 Classic (gazebo_ros, ROS 2 Humble), spawns a TurtleBot3 burger per robot in its namespace (a
 JetBot stand-in of similar size), and includes robot_bringup.launch.py for each: Nav2 with
-AMCL on the maze map, parameters rewritten for 30 cm corridors, then its planner.
+AMCL on the maze map, config/nav2_maze.yaml (30 cm corridors), then its planner.
 """
 import os
 import tempfile
 from pathlib import Path
 
+import xacro
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
@@ -38,12 +39,6 @@ ARGUMENTS = (
     ("headless", "True", "False: also open the Gazebo client"),
     ("out", os.path.join(tempfile.gettempdir(), "marlgpt_gazebo"), "where the world goes"),
 )
-#: Nav2 defaults that do not fit 30 cm corridors and a burger-sized robot.
-#: Humble's defaults also name absolute /scan and /odom, which namespaced robots do not have.
-MAZE_REWRITES = {"robot_radius": "0.10", "inflation_radius": "0.12",
-                 "cost_scaling_factor": "10.0", "xy_goal_tolerance": "0.05",
-                 "yaw_goal_tolerance": "0.5", "use_sim_time": "True",
-                 "topic": "scan", "odom_topic": "odom"}
 
 
 def simulation(context):
@@ -75,12 +70,17 @@ def simulation(context):
     model_sdf = os.path.join(tb3, "models", "turtlebot3_burger", "model.sdf")
     urdf_path = os.path.join(get_package_share_directory("turtlebot3_description"), "urdf",
                              "turtlebot3_burger.urdf")
-    with open(urdf_path) as handle:
-        urdf = handle.read()
+    # turtlebot3_description >= 2.2.8 ships this file as xacro (a `namespace` argument
+    # prefixing every link): run it through xacro with no prefix, since each robot's TF
+    # lives in its own namespace; plain URDF passes through xacro unchanged.
+    urdf = xacro.process_file(urdf_path, mappings={"namespace": ""}).toxml()
+    # Nav2 parameters for 30 cm corridors (config/nav2_maze.yaml), on Gazebo's clock. Its
+    # costmaps read "<robot_namespace>/scan", which nav2_bringup's bringup_launch.py resolves
+    # per robot (robot_bringup.launch.py with slam:=False, as here).
     params = RewrittenYaml(
-        source_file=os.path.join(get_package_share_directory("nav2_bringup"), "params",
-                                 "nav2_params.yaml"),
-        param_rewrites=MAZE_REWRITES, convert_types=True)
+        source_file=os.path.join(get_package_share_directory("marlgpt_planner"), "config",
+                                 "nav2_maze.yaml"),
+        param_rewrites={"use_sim_time": "True"}, convert_types=True)
     with open(model_sdf) as handle:
         model_text = handle.read()
     for robot in robots:

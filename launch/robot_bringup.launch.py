@@ -25,7 +25,7 @@ from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
-from nav2_common.launch import RewrittenYaml
+from nav2_common.launch import ReplaceString, RewrittenYaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
 
@@ -37,7 +37,9 @@ ARGUMENTS = (
     ("backend", "auto", "policy backend: auto, cpu, cuda, ort-tensorrt, tensorrt"),
     ("slam", "False", "True: SLAM Toolbox maps while driving; False: AMCL on map"),
     ("map", "", "Nav2 map YAML for AMCL (slam:=False)"),
-    ("params_file", "", "Nav2 parameters (default: nav2_bringup's)"),
+    ("params_file", "", "Nav2 parameters (default: marlgpt_planner's config/nav2_maze.yaml, "
+     "30 cm corridors)"),
+    ("planner", "True", "False: Nav2 (and SLAM) only, no planner: for mapping with teleop"),
     ("use_sim_time", "False", "use the /clock of a simulator"),
     ("x", "", "initial pose x for AMCL (m, map frame; default: the robot's start cell)"),
     ("y", "", "initial pose y"),
@@ -64,12 +66,17 @@ def robot_stack(context):
                       "use_sim_time": value["use_sim_time"], "autostart": "True",
                       "use_composition": "False",
                       "params_file": value["params_file"] or os.path.join(
-                          bringup, "params", "nav2_params.yaml")}
+                          get_package_share_directory("marlgpt_planner"), "config",
+                          "nav2_maze.yaml")}
     stack = []
     if slam:
         # Navigation only, plus SLAM Toolbox started here: it publishes an absolute /map,
         # which must be remapped into the robot's namespace for a fleet to share a domain.
-        # navigation_launch.py does not namespace its nodes itself (bringup_launch.py does).
+        # navigation_launch.py does not namespace its nodes itself (bringup_launch.py does),
+        # nor does it replace <robot_namespace> in the costmaps' scan topics: do both here.
+        nav2_arguments["params_file"] = ReplaceString(
+            source_file=nav2_arguments["params_file"],
+            replacements={"<robot_namespace>": "/" + robot})
         stack.append(GroupAction([PushRosNamespace(robot), IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(bringup, "launch",
                                                        "navigation_launch.py")),
@@ -101,6 +108,8 @@ def robot_stack(context):
     planner = Node(package="marlgpt_planner", executable=spec.executable, name=spec.name,
                    namespace=robot, parameters=[parameters], output="screen",
                    remappings=[("/tf", "tf"), ("/tf_static", "tf_static")])
+    if value["planner"] != "True":  # mapping: Nav2 and SLAM only, the robot driven by hand
+        return stack
     # The planner starts only if wait_for_nav2.py succeeded (Nav2 active in time).
     start_planner = RegisterEventHandler(OnProcessExit(
         target_action=wait,

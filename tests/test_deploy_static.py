@@ -239,3 +239,118 @@ def test_robot_models_publish_tf_in_their_namespace() -> None:
     ET.fromstring(out)
     with pytest.raises(ValueError):
         namespaced_tf("<sdf><model/></sdf>")
+
+
+# --- Nav2 parameters ----------------------------------------------------------------------
+NAV2_MAZE = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "config" / "nav2_maze.yaml"
+
+
+def nav2_problems(params: dict, corridor: float = 0.30) -> List[str]:
+    """What in Nav2 (Humble) parameters does not fit a namespaced robot in ``corridor`` m."""
+    problems = []
+
+    def sections(tree: dict, name: str = ""):
+        for key, value in tree.items():
+            if not isinstance(value, dict):
+                problems.append(f"{name}{key}: not a node section")
+            elif "ros__parameters" in value:
+                yield name + key, value["ros__parameters"]
+            elif value and all(isinstance(v, dict) for v in value.values()):
+                yield from sections(value, f"{name}{key}/")  # a node in a sub-namespace
+            else:
+                problems.append(f"{name}{key}: no ros__parameters")
+
+    nodes = dict(sections(params))
+    for name in ("amcl", "bt_navigator", "controller_server", "local_costmap/local_costmap",
+                 "global_costmap/global_costmap", "map_server", "planner_server",
+                 "behavior_server", "velocity_smoother"):
+        if name not in nodes:
+            problems.append(f"{name}: missing")
+    for name in ("local_costmap/local_costmap", "global_costmap/global_costmap"):
+        costmap = nodes.get(name, {})
+        footprint = yaml.safe_load(str(costmap.get("footprint", "[]")))
+        radius = (max(np.hypot(x, y) for x, y in footprint) if footprint
+                  else costmap.get("robot_radius", 0.1))  # Humble's default radius is 0.1
+        resolution = costmap.get("resolution", 0.1)
+        if radius > 0.10:
+            problems.append(f"{name}: robot radius {radius} m")
+        if resolution > 0.05:
+            problems.append(f"{name}: resolution {resolution} m")
+        for layer_name in costmap.get("plugins", []):
+            layer = costmap.get(layer_name, {})
+            if layer.get("plugin") == "nav2_costmap_2d::InflationLayer":
+                reach = layer.get("inflation_radius", 0.55)
+                # Nav2's inflation, in cells from the nearest wall cell: lethal within the
+                # robot's radius, exponential decay beyond it up to the reach rounded up.
+                centre = (round(corridor / resolution) + 1) // 2  # the corridor's middle cell
+                cost = (0 if centre > np.ceil(reach / resolution - 1e-9)
+                        else 253 if centre * resolution <= radius
+                        else 252 * np.exp(-layer.get("cost_scaling_factor", 10.0)
+                                          * (centre * resolution - radius)))
+                if reach > 0.15 or cost >= 128:
+                    problems.append(f"{name}: inflation {reach} m charges {cost:.0f} in the "
+                                    f"corridor's middle, {centre * resolution:.2f} m from walls")
+            for source in str(layer.get("observation_sources", "")).split():
+                topic = str(layer.get(source, {}).get("topic", source))
+                if not topic.startswith(("/", "<robot_namespace>/")):
+                    problems.append(f"{name}: {layer_name}.{source} reads {topic!r}, "
+                                    f"in the costmap's own namespace")
+    controller = nodes.get("controller_server", {})
+    for checker in controller.get("goal_checker_plugins", ["goal_checker"]):
+        if controller.get(checker, {}).get("xy_goal_tolerance", 0.25) > 0.05:
+            problems.append(f"controller_server: {checker} xy tolerance over 0.05 m")
+    for controller_name in controller.get("controller_plugins", ["FollowPath"]):
+        if controller.get(controller_name, {}).get("max_vel_x", 0.26) > 0.2:
+            problems.append(f"controller_server: {controller_name} faster than 0.2 m/s")
+    amcl = nodes.get("amcl", {})
+    if amcl.get("base_frame_id", "base_footprint") != "base_footprint":
+        problems.append(f"amcl: base frame {amcl.get('base_frame_id')}")
+    for node, node_params in nodes.items():  # the robot's own topics stay in its namespace
+        for key in ("scan_topic", "odom_topic"):
+            if str(node_params.get(key, "")).startswith("/"):
+                problems.append(f"{node}: {key} {node_params[key]} outside the namespace")
+    return problems
+
+
+def test_the_nav2_params_fit_30_cm_corridors_and_namespaced_scans() -> None:
+    shipped = yaml.safe_load(NAV2_MAZE.read_text())
+    assert nav2_problems(shipped) == []
+    # The Gazebo launch file passes this file to every robot's Nav2, and the package installs it.
+    launch_text = (REPO / "launch" / "gazebo_sim.launch.py").read_text()
+    assert '"nav2_maze.yaml"' in launch_text and "nav2_params.yaml" not in launch_text
+    assert 'glob("config/*.yaml")' in (NAV2_MAZE.parents[1] / "setup.py").read_text()
+
+    def broken(path: str, value) -> dict:
+        copy = yaml.safe_load(NAV2_MAZE.read_text())
+        *keys, last = path.split(".")
+        node = copy
+        for key in keys:
+            node = node[key]
+        node[last] = value
+        return copy
+
+    local = "local_costmap.local_costmap.ros__parameters."
+    glob_ = "global_costmap.global_costmap.ros__parameters."
+    for path, value, expected in [
+            (local + "voxel_layer.scan.topic", "scan", "costmap's own namespace"),
+            (glob_ + "obstacle_layer.scan.topic", "scan", "costmap's own namespace"),
+            (local + "robot_radius", 0.22, "robot radius 0.22"),
+            (glob_ + "footprint", "[[0.15, 0.15], [0.15, -0.15], [-0.15, -0.15], [-0.15, 0.15]]",
+             "robot radius"),
+            (glob_ + "inflation_layer.inflation_radius", 0.55, "inflation 0.55"),
+            (glob_ + "inflation_layer.cost_scaling_factor", 3.0, "charges 204"),
+            (local + "resolution", 0.1, "resolution 0.1"),
+            ("controller_server.ros__parameters.general_goal_checker.xy_goal_tolerance", 0.25,
+             "xy tolerance"),
+            ("controller_server.ros__parameters.FollowPath.max_vel_x", 0.26, "faster"),
+            ("amcl.ros__parameters.base_frame_id", "base_link", "base frame base_link"),
+            ("bt_navigator.ros__parameters.odom_topic", "/odom", "outside the namespace"),
+            ("map_server", {"yaml_filename": ""}, "no ros__parameters")]:
+        problems = nav2_problems(broken(path, value))
+        assert any(expected in problem for problem in problems), (path, problems)
+    both = broken(local + "voxel_layer.scan.topic", "scan")
+    both["local_costmap"]["local_costmap"]["ros__parameters"]["robot_radius"] = 0.22
+    problems = nav2_problems(both)
+    assert "local_costmap/local_costmap: robot radius 0.22 m" in problems
+    assert ("local_costmap/local_costmap: voxel_layer.scan reads 'scan', in the costmap's own "
+            "namespace") in problems

@@ -85,3 +85,47 @@ def test_the_image_checks_the_python_version_the_robot_code_assumes() -> None:
     dockerfile = JETBOT.read_text()
     check = re.search(r"assert sys\.version_info >= \((\d+), (\d+)\)", dockerfile)
     assert check and (int(check.group(1)), int(check.group(2))) == (major, minor)
+
+
+LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py")) + sorted(
+    (PACKAGE / "launch").glob("*.launch.py"))
+
+
+def descriptions_not_through_xacro(source: str) -> list:
+    """robot_state_publisher nodes whose robot_description is not made by xacro (a file read
+    as is breaks on xacro sources such as turtlebot3_description >= 2.2.8)."""
+    tree = ast.parse(source)
+    assigned = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            assigned[node.targets[0].id] = node.value
+    problems = []
+    for call in ast.walk(tree):
+        if not (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Node"):
+            continue
+        package = next((k.value for k in call.keywords if k.arg == "package"), None)
+        if not (isinstance(package, ast.Constant) and package.value == "robot_state_publisher"):
+            continue
+        for d in ast.walk(call):
+            if not isinstance(d, ast.Dict):
+                continue
+            for key, value in zip(d.keys, d.values):
+                if isinstance(key, ast.Constant) and key.value == "robot_description":
+                    made = assigned.get(value.id) if isinstance(value, ast.Name) else value
+                    text = ast.unparse(made) if made is not None else ""
+                    if "xacro" not in text:
+                        problems.append(f"line {call.lineno}: robot_description = {text!r}")
+    return problems
+
+
+def test_robot_descriptions_go_through_xacro() -> None:
+    checked = 0
+    for path in LAUNCH_FILES:
+        source = path.read_text()
+        assert descriptions_not_through_xacro(source) == [], path.name
+        checked += source.count('"robot_state_publisher"')
+    assert checked >= 1  # the Gazebo launch feeds one
+    gazebo = (REPO / "launch" / "gazebo_sim.launch.py").read_text()
+    broken = re.sub(r"xacro\.process_file\([^\n]*\)\.toxml\(\)", "open(urdf_path).read()", gazebo)
+    assert broken != gazebo and descriptions_not_through_xacro(broken)
+    assert "ros-humble-xacro" in (REPO / "docker" / "sim" / "Dockerfile").read_text()
