@@ -101,6 +101,7 @@ def simulation(context):
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(os.path.join(HERE, "robot_bringup.launch.py")),
                 launch_arguments={"robot": robot, "fleet": fleet_file, "slam": "False",
+                                  "description": "none",  # robot_state_publisher above
                                   "map": str(files["map"]), "use_sim_time": "True",
                                   "params_file": params, "backend": "cpu",
                                   "x": str(pose["x"]), "y": str(pose["y"]),

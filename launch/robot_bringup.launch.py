@@ -40,11 +40,25 @@ ARGUMENTS = (
     ("params_file", "", "Nav2 parameters (default: marlgpt_planner's config/nav2_maze.yaml, "
      "30 cm corridors)"),
     ("planner", "True", "False: Nav2 (and SLAM) only, no planner: for mapping with teleop"),
+    ("description", "jetbot", "robot_state_publisher with marlgpt_planner's urdf/NAME.urdf "
+     "(base_footprint -> base_link -> laser), or none when something else publishes it "
+     "(Gazebo)"),
     ("use_sim_time", "False", "use the /clock of a simulator"),
     ("x", "", "initial pose x for AMCL (m, map frame; default: the robot's start cell)"),
     ("y", "", "initial pose y"),
     ("yaw", "0.0", "initial heading (rad)"),
 )
+
+
+def plain_urdf(path: str) -> str:
+    """The file's text if it is plain URDF; a clear error for xacro (the robot image has no
+    xacro: expand it on a development machine first)."""
+    with open(path) as handle:
+        text = handle.read()
+    if "xacro:" in text.replace('xmlns:xacro="http://ros.org/wiki/xacro"', "") or "${" in text:
+        raise RuntimeError(f"{path} is xacro, not plain URDF: expand it with `xacro {path} > "
+                           "robot.urdf` and pass that file")
+    return text
 
 
 def robot_stack(context):
@@ -69,6 +83,15 @@ def robot_stack(context):
                           get_package_share_directory("marlgpt_planner"), "config",
                           "nav2_maze.yaml")}
     stack = []
+    if value["description"] != "none":
+        urdf_path = os.path.join(get_package_share_directory("marlgpt_planner"), "urdf",
+                                 value["description"] + ".urdf")
+        description = plain_urdf(urdf_path)
+        stack.append(Node(package="robot_state_publisher", executable="robot_state_publisher",
+                          namespace=robot, output="screen",
+                          parameters=[{"robot_description": description,
+                                       "use_sim_time": value["use_sim_time"] == "True"}],
+                          remappings=[("/tf", "tf"), ("/tf_static", "tf_static")]))
     if slam:
         # Navigation only, plus SLAM Toolbox started here: it publishes an absolute /map,
         # which must be remapped into the robot's namespace for a fleet to share a domain.

@@ -113,7 +113,7 @@ def descriptions_not_through_xacro(source: str) -> list:
                 if isinstance(key, ast.Constant) and key.value == "robot_description":
                     made = assigned.get(value.id) if isinstance(value, ast.Name) else value
                     text = ast.unparse(made) if made is not None else ""
-                    if "xacro" not in text:
+                    if "xacro" not in text and not text.startswith("plain_urdf("):
                         problems.append(f"line {call.lineno}: robot_description = {text!r}")
     return problems
 
@@ -129,3 +129,23 @@ def test_robot_descriptions_go_through_xacro() -> None:
     broken = re.sub(r"xacro\.process_file\([^\n]*\)\.toxml\(\)", "open(urdf_path).read()", gazebo)
     assert broken != gazebo and descriptions_not_through_xacro(broken)
     assert "ros-humble-xacro" in (REPO / "docker" / "sim" / "Dockerfile").read_text()
+
+
+def test_the_jetbot_description_is_plain_urdf_with_the_frames_nav2_needs() -> None:
+    import xml.etree.ElementTree as ET
+
+    urdfs = sorted((PACKAGE / "urdf").glob("*.urdf"))
+    assert [p.name for p in urdfs] == ["jetbot.urdf"]
+    text = urdfs[0].read_text()
+    assert "${" not in text and "<xacro:" not in text  # what plain_urdf() accepts
+    root = ET.fromstring(text)
+    links = {link.get("name") for link in root.findall("link")}
+    parent = {j.find("child").get("link"): j.find("parent").get("link")
+              for j in root.findall("joint")}
+    assert set(parent) | set(parent.values()) <= links
+    chain, frame = [], "laser"
+    while frame in parent:
+        chain.append(frame)
+        frame = parent[frame]
+    assert chain + [frame] == ["laser", "base_link", "base_footprint"]
+    assert '"urdf/*.urdf"' in (PACKAGE / "setup.py").read_text()  # installed to share/

@@ -15,6 +15,7 @@ setup(
         ("share/" + PACKAGE + "/config", glob("config/*.yaml")),
         ("share/" + PACKAGE + "/config/maps", glob("config/maps/*")),
         ("share/" + PACKAGE + "/launch", glob("launch/*.launch.py")),
+        ("share/" + PACKAGE + "/urdf", glob("urdf/*.urdf")),
         ("share/" + PACKAGE + "/models", glob("models/*")),
         ("lib/" + PACKAGE, ["scripts/build_engine.sh"]),
     ],
