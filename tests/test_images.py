@@ -149,3 +149,25 @@ def test_the_jetbot_description_is_plain_urdf_with_the_frames_nav2_needs() -> No
         frame = parent[frame]
     assert chain + [frame] == ["laser", "base_link", "base_footprint"]
     assert '"urdf/*.urdf"' in (PACKAGE / "setup.py").read_text()  # installed to share/
+
+
+def test_maze_launch_with_no_arguments_needs_no_pogema() -> None:
+    """What `ros2 launch marlgpt_planner maze.launch.py` starts in the simulation image, which
+    has no pogema: the loopback simulator must not be asked for POGEMA's lock-step."""
+    from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
+
+    tree = ast.parse((PACKAGE / "launch" / "maze.launch.py").read_text())
+    defaults = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ARGUMENTS":
+            defaults = {e.elts[0].value: ast.literal_eval(e.elts[1]) for e in node.value.elts
+                        if isinstance(e.elts[1], ast.Constant)}
+    assert defaults["sim"] == "loopback"
+
+    def simulator(goals):
+        (sim,) = [s for s in Fleet.load(DEFAULT_FLEET, goals=goals).nodes("loopback")
+                  if s.package == "marlgpt_sim"]
+        return sim.parameters
+
+    assert "pogema.seed" not in simulator(defaults["goals"])
+    assert "pogema.seed" in simulator("pogema")  # the check can fail
