@@ -12,11 +12,11 @@ PACKAGE = REPO / "ros2_ws" / "src" / "marlgpt_planner"
 JETBOT = REPO / "docker" / "jetbot" / "Dockerfile"
 #: Where each third-party module of the robot package comes from in the JetBot image:
 #: ("pip", name) installed by a pip line, ("ros", package) from the ROS 2 base image or the
-#: workspace built in it, ("source", package) built from source by the Dockerfile, ("l4t",
-#: what) provided by L4T/JetPack through --runtime nvidia.
+#: workspace built in it, ("source", package) built from source by the Dockerfile, ("wheel",
+#: pattern) a wheel the Dockerfile installs from docker/jetbot/wheels/ when one is there.
 PROVIDERS = {
     "numpy": ("pip", "numpy"), "yaml": ("pip", "pyyaml"), "onnxruntime": ("pip", "onnxruntime"),
-    "pycuda": ("pip", "pycuda"), "tensorrt": ("l4t", "TensorRT Python bindings"),
+    "pycuda": ("pip", "pycuda"), "tensorrt": ("wheel", "tensorrt-*.whl"),
     "rclpy": ("ros", "rclpy"), "ament_index_python": ("ros", "ament_index_python"),
     "geometry_msgs": ("ros", "geometry_msgs"), "nav_msgs": ("ros", "nav_msgs"),
     "diagnostic_msgs": ("ros", "diagnostic_msgs"),
@@ -62,7 +62,7 @@ def missing_modules(modules: Set[str], dockerfile: str,
     for module in modules:
         kind, name = providers.get(module, (None, None))
         if kind is None or (kind == "pip" and name.lower() not in pip) or (
-                kind == "source" and name not in dockerfile):
+                kind in ("source", "wheel") and name not in dockerfile):
             missing.add(module)
     return missing
 
