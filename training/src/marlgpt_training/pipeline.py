@@ -22,9 +22,10 @@ import math
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 #: Training configs of each size (the pipeline overrides data, schedule and outputs).
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -64,17 +65,15 @@ class Clock:
     def left(self) -> float:
         return self.budget_s - self.elapsed()
 
-    def stage(self, name: str):
-        clock = self
-
-        class _Stage:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.stages[name] = round(clock.stages.get(name, 0.0)
-                                           + time.perf_counter() - self.t0, 2)
-        return _Stage()
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the time spent in the ``with`` block to stage ``name``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(self.stages.get(name, 0.0)
+                                      + time.perf_counter() - started, 2)
 
 
 def split_time(seconds: float, gen_rate: float, train_rate: float, passes: float = 1.0) -> float:

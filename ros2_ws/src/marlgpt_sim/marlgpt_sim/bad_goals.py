@@ -24,29 +24,24 @@ class BadGoal(NamedTuple):
     cell: Optional[Cell]
 
 
-def bad_goals(count: int, robots: List[str], obstacles: np.ndarray,
-              lost_cells: List[Cell], seed: int = 0) -> List[BadGoal]:
-    """``count`` bad goals spread over ``robots``, kinds and ways in turn."""
-    rng = np.random.default_rng(seed)
+def bad_goal(index: int, robots: List[str], obstacles: np.ndarray, lost_cells: List[Cell],
+             rng: np.random.Generator) -> BadGoal:
+    """Bad goal number ``index``: robots, kinds and ways taken in turn."""
     rows, cols = obstacles.shape
-    walls = np.argwhere(obstacles)
     kinds = ["off-map", "wall", "nan"] + (["lost-robot"] if lost_cells else [])
-    ways = ("topic", "service", "pose")
-    out = []
-    for i in range(count):
-        kind = kinds[i % len(kinds)]
-        via = "pose" if kind == "nan" else ways[(i // len(kinds)) % 2]
-        if kind == "off-map":
-            cell = [(-1, int(rng.integers(cols))), (rows + 2, 0), (0, -3),
-                    (int(rng.integers(rows)), cols)][i % 4]
-        elif kind == "wall":
-            cell = tuple(int(v) for v in walls[int(rng.integers(len(walls)))])
-        elif kind == "lost-robot":
-            cell = lost_cells[i % len(lost_cells)]
-        else:
-            cell = None
-        out.append(BadGoal(robots[i % len(robots)], kind, via, cell))
-    return out
+    kind = kinds[index % len(kinds)]
+    via = "pose" if kind == "nan" else ("topic", "service")[(index // len(kinds)) % 2]
+    if kind == "off-map":
+        cell = [(-1, int(rng.integers(cols))), (rows + 2, 0), (0, -3),
+                (int(rng.integers(rows)), cols)][index % 4]
+    elif kind == "wall":
+        walls = np.argwhere(obstacles)
+        cell = tuple(int(v) for v in walls[int(rng.integers(len(walls)))])
+    elif kind == "lost-robot":
+        cell = lost_cells[index % len(lost_cells)]
+    else:
+        cell = None
+    return BadGoal(robots[index % len(robots)], kind, via, cell)
 
 
 class Injector:
@@ -69,6 +64,7 @@ class Injector:
         self.sent: List[BadGoal] = []
         self.answers: Dict[int, Tuple[bool, str]] = {}  # index in sent -> service reply
         self.sent_at = -math.inf  # time.monotonic() of the last one
+        self.rng = np.random.default_rng(0)
         self._futures = []
 
     @property
@@ -79,12 +75,22 @@ class Injector:
         """All sent, and the last one ``grace`` seconds ago (the planners have answered)."""
         return self.done and now - self.sent_at >= grace
 
+    def ready(self, goal: BadGoal) -> bool:
+        """Whether the robot's planner can hear ``goal`` yet: its service found, or its goal
+        topic matched (a request sent before discovery is lost, not refused)."""
+        if goal.via == "service":
+            return self.clients[goal.robot].service_is_ready()
+        publisher = (self.goal_pubs if goal.via == "topic" else self.pose_pubs)[goal.robot]
+        return publisher.get_subscription_count() > 0
+
     def send_next(self, live: List[str], lost_cells: List[Cell]) -> Optional[BadGoal]:
-        """Send the next bad goal to one of the ``live`` robots."""
+        """Send the next bad goal to one of the ``live`` robots (None: nothing sent, all sent
+        or its planner not discovered yet; call again)."""
         if self.done or not live:
             return None
-        goal = bad_goals(len(self.sent) + 1, live, self.obstacles, lost_cells,
-                         seed=len(self.sent))[-1]
+        goal = bad_goal(len(self.sent), live, self.obstacles, lost_cells, self.rng)
+        if not self.ready(goal):
+            return None
         Goal, PoseStamped, SetGoal = self._types
         if goal.via == "topic":
             msg = Goal(robot_id=goal.robot, sequence=SEQUENCE)

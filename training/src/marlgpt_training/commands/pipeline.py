@@ -2,16 +2,7 @@
 import argparse
 from pathlib import Path
 
-
-def _agents(text: str):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected agent counts >= 1, got {text!r}")
-    return values
+from marlgpt_training.commands.eval import _int_list as _agents  # the --agents parser of eval
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
