@@ -139,7 +139,7 @@ def robot_stack(context):
         on_exit=lambda event, context: [planner] if event.returncode == 0 else [LogInfo(
             msg=f"{robot}: Nav2 did not become active (wait_for_nav2.py exit "
                 f"{event.returncode}); the planner is not started")]))
-    return stack + [wait, start_planner]
+    return stack + [start_planner, wait]  # the handler first, then the process it watches
 
 
 def generate_launch_description() -> LaunchDescription:

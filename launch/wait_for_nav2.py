@@ -13,6 +13,7 @@ Nav2 lifecycle node instead of the localizer.
 """
 import argparse
 import math
+import os
 import sys
 import threading
 
@@ -54,7 +55,9 @@ def main() -> int:
     if not done.wait(args.timeout):
         navigator.get_logger().error(f"{args.namespace}: Nav2 not active after "
                                      f"{args.timeout:.0f} s; the planner is not started")
-        return 1
+        # The waiting thread may be inside rcl_wait: a normal interpreter exit can abort
+        # under it, so leave at once.
+        os._exit(1)
     navigator.get_logger().info(f"{args.namespace}: Nav2 is active")
     navigator.destroy_node()
     rclpy.shutdown()
