@@ -67,6 +67,9 @@ class Distributed:
 
     def close(self) -> None:
         if self.world_size > 1 and dist.is_initialized():
+            # Every rank done with every collective before any tears the group down: a rank
+            # leaving while another is still in gloo's last exchange can abort at exit.
+            dist.barrier()
             dist.destroy_process_group()
 
 
