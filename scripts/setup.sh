@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Set up the development environment: .venv (Python 3.11, pinned ROS 2 Kilted wheels, torch,
 # pogema, onnx, onnxruntime, dev tools), the CMake path fix the ROS 2 wheels need, a colcon
-# build of ros2_ws and an editable install of training/. Idempotent: every stage records a
+# build of ros2_ws, an editable install of training/ and Google Research Football. Idempotent: every stage records a
 # hash of its inputs and is skipped when they have not changed.
 #
 # Environment: PYTHON (default python3.11) picks the interpreter; MARLGPT_FORCE_SETUP=1
-# redoes every stage.
+# redoes every stage; MARLGPT_GRF=0 leaves out Google Research Football.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -95,6 +95,45 @@ fi
 # workspace (marlgpt CLI, tests); the ROS interfaces still need `scripts/run` or `make shell`.
 site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 printf '%s\n' "$ROOT/ros2_ws/src/marlgpt_planner" "$ROOT/ros2_ws/src/marlgpt_sim" > "$site/marlgpt_planner_src.pth"
+
+# --- Google Research Football (the third training environment) ------------------------------
+# gfootball is a source distribution with a C++ engine: Debian packages first (installed here
+# when running as root, else named), then its runtime needs and a build of it (about 5 minutes
+# on 2 cores; pip keeps the built wheel in its cache). MARLGPT_GRF=0 skips the stage.
+GRF_APT=(build-essential cmake libgl1-mesa-dev libsdl2-dev libsdl2-image-dev libsdl2-ttf-dev
+  libsdl2-gfx-dev libboost-python-dev libboost-system-dev libboost-filesystem-dev
+  libboost-thread-dev libdirectfb-dev libst-dev mesa-utils)
+grf_hash="$(hash_of requirements/grf.txt)-$lock_hash"
+if [ "${MARLGPT_GRF:-1}" = 0 ]; then
+  say "skipping Google Research Football (MARLGPT_GRF=0): marlgpt --env grf and its tests need it"
+elif ! stamp_ok grf "$grf_hash"; then
+  apt_missing=()
+  for package in "${GRF_APT[@]}"; do
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null)" = "ii " ] \
+      || apt_missing+=("$package")
+  done
+  if [ "${#apt_missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing Debian packages for Google Research Football: ${apt_missing[*]}"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -q "${apt_missing[@]}" >/dev/null \
+        || { apt-get update -q >/dev/null && apt-get install -y -q "${apt_missing[@]}" >/dev/null; } \
+        || die "apt-get could not install: ${apt_missing[*]}"
+    else
+      die "Google Research Football needs Debian packages: sudo apt-get install ${apt_missing[*]} (or MARLGPT_GRF=0 make setup to go without it)"
+    fi
+  fi
+  say "building Google Research Football (gfootball 2.10.2; first run: about 5 minutes)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/grf.txt \
+    2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+  # Its build script runs `python3` (psutil) and cmake; the venv's python comes first on PATH.
+  PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --no-build-isolation --no-deps gfootball==2.10.2 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  "$VENV/bin/python" -c 'from gfootball.env import football_env' \
+    || die "building gfootball failed (see pip's output above)"
+  stamp_set grf "$grf_hash"
+fi
 
 # The expert's C++ library (compiled once per source version; a no-op when up to date).
 "$VENV/bin/python" -c 'from marlgpt_training.expert import native; native.build()' \

@@ -215,7 +215,7 @@ def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path:
 
 def test_one_model_trains_on_both_environments(data_dir: Path, tmp_path: Path) -> None:
     from marlgpt_training.data import foraging
-    from marlgpt_training.policies.model import ForagingModel
+    from marlgpt_training.policies.model import VectorModel
 
     lbf = tmp_path / "lbf"
     assert main(["generate", "--env", "lbf", "--out", str(lbf), "--episodes", "6",
@@ -229,7 +229,7 @@ def test_one_model_trains_on_both_environments(data_dir: Path, tmp_path: Path) -
     saved = yaml.safe_load((run / "checkpoints/latest").parent.joinpath(
         (run / "checkpoints/latest").read_text().strip(), "config.yaml").read_text())
     assert set(saved["environments"]) == {"pogema-lmapf", "lbf"}
-    scores = foraging.evaluate(ForagingModel(str(run)), episodes=2)
+    scores = foraging.evaluate(VectorModel(str(run), "lbf", "lbf-vector"), episodes=2)
     assert 0.0 <= scores["score"] <= 1.0
     from marlgpt_training.policies import make_policy
 

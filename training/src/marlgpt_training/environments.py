@@ -12,6 +12,7 @@ from typing import Callable, Dict, List
 #: The environments' names; the first is the robots' (the one a model file is exported for).
 POGEMA = "pogema-lmapf"
 LBF = "lbf"
+GRF = "grf"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,12 @@ def _lbf_generator(settings: dict):
     return ForagingGenerator(ForagingConfig(**settings))
 
 
+def _grf_generator(settings: dict):
+    from marlgpt_training.data.football import FootballConfig, FootballGenerator
+
+    return FootballGenerator(FootballConfig(**settings))
+
+
 REGISTRY: Dict[str, Environment] = {
     POGEMA: Environment(POGEMA, "POGEMA lifelong multi-agent path finding (the robots' task)",
                         _pogema_generator,
@@ -45,6 +52,9 @@ REGISTRY: Dict[str, Environment] = {
                         "results"),
     LBF: Environment(LBF, "Level-Based Foraging (a second, small cooperative task)",
                      _lbf_generator, "normalised team return over --episodes episodes"),
+    GRF: Environment(GRF, "Google Research Football (academy scenarios and the full match)",
+                     _grf_generator, "win rate and goal difference per scenario over --episodes "
+                     "episodes, beside the MARL-GPT paper's"),
 }
 
 

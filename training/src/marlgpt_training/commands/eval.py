@@ -1,4 +1,5 @@
-"""``marlgpt eval``: score a policy on a POGEMA lifelong benchmark map set."""
+"""``marlgpt eval``: score a policy on a POGEMA lifelong benchmark map set, in Level-Based
+Foraging or in Google Research Football."""
 import argparse
 import json
 import multiprocessing
@@ -52,9 +53,17 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--env", choices=environments.names(), default=environments.POGEMA,
                         help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
                         "Foraging, --episodes seeded episodes over its task mix, scored by the "
-                        "normalised team return (policies: expert, random or a checkpoint)")
+                        "normalised team return (policies: expert, random or a checkpoint); "
+                        "grf: Google Research Football, --episodes episodes over --scenarios "
+                        "in turn, win rate and goal difference per scenario (policies: expert, "
+                        "the scripted expert; builtin, the game's own AI; random; or a "
+                        "checkpoint) (default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=100, metavar="N",
-                        help="lbf: number of episodes (default: %(default)s)")
+                        help="lbf, grf: number of episodes (default: %(default)s)")
+    parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",
+                        help="grf: scenarios, played in turn (default: the paper's four: "
+                        "academy_pass_and_shoot_with_keeper, academy_corner, "
+                        "academy_counterattack_easy, 11_vs_11_easy_stochastic)")
     parser.add_argument("--map-set", type=Path, metavar="DIR",
                         help="map set directory (maps.yaml + *-lmapf.yaml), e.g. "
                         + DEFAULT_MAP_SET)
@@ -81,7 +90,28 @@ def _int_list(text: str) -> List[int]:
     return values
 
 
-def run_foraging(args: argparse.Namespace) -> int:
+def _str_list(text: str) -> List[str]:
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return values
+
+
+def _random_act(rng):
+    import numpy as np
+
+    def act(state, tokens, mask):
+        return np.array([rng.choice(np.flatnonzero(row)) for row in mask])
+    return act
+
+
+def _model_act(args: argparse.Namespace, encoder: str):
+    from marlgpt_training.policies.model import VectorModel
+
+    return VectorModel(args.policy, args.env, encoder, sample=args.sample)
+
+
+def run_foraging(args: argparse.Namespace) -> dict:
     import numpy as np
 
     from marlgpt_training.data import foraging
@@ -91,39 +121,97 @@ def run_foraging(args: argparse.Namespace) -> int:
         def act(env, tokens, mask):
             return foraging.expert_actions(env, rng)
     elif args.policy == "random":
-        def act(env, tokens, mask):
-            return np.array([rng.choice(np.flatnonzero(row)) for row in mask])
+        act = _random_act(rng)
     else:
-        from marlgpt_training.policies.model import ForagingModel
-
-        try:
-            act = ForagingModel(args.policy, sample=args.sample)
-        except (OSError, ValueError) as exc:
-            print(f"marlgpt eval: {exc}", file=sys.stderr)
-            return 2
+        act = _model_act(args, "lbf-vector")
     scores = foraging.evaluate(act, args.episodes)
     print(f"lbf: normalised team return over {args.episodes} episodes ({args.policy})")
     for name, value in scores.items():
         print(f"  {name:<12} {value:.3f}")
+    return scores
+
+
+def run_football(args: argparse.Namespace) -> dict:
+    import numpy as np
+    from tqdm import tqdm
+
+    from marlgpt_training.data import football
+
+    scenarios = args.scenarios or list(football.SCENARIOS)
+    unknown = [s for s in scenarios if s not in football.SCENARIOS]
+    if unknown:
+        raise ValueError(f"unknown --scenarios {unknown}; known: {', '.join(football.SCENARIOS)}")
+    rng = np.random.default_rng(0)
+    if args.policy == "expert":
+        policy = football.ScriptedExpert  # a new one per episode: it remembers its kicks
+    elif args.policy == "builtin":
+        def policy():
+            return lambda observations, tokens, mask: np.full(len(observations),
+                                                              football.BUILTIN_AI)
+    elif args.policy == "random":
+        act = _random_act(rng)
+
+        def policy():
+            return act
+    else:
+        model = _model_act(args, "grf-players")
+
+        def policy():
+            return model
+    bar = tqdm(total=args.episodes, unit="episode", desc="grf", disable=args.no_progress,
+               dynamic_ncols=True)
+    try:
+        report = football.evaluate(policy, args.episodes, scenarios,
+                                   progress=lambda scenario, outcome: bar.update(1))
+    finally:
+        bar.close()
+    print(f"grf: {args.policy} over {args.episodes} episodes (95 % intervals; paper: Table 1 of "
+          "the MARL-GPT paper, IPPO expert and MARL-GPT)")
+    print(f"  {'scenario':<36} {'episodes':>8} {'win rate':>20} {'goal diff':>14} "
+          f"{'paper expert':>12} {'paper MARL-GPT':>14}")
+    for scenario, row in report.items():
+        low, high = row["win_rate_ci95"]
+        win = f"{row['win_rate']:.2f} [{low:.2f}, {high:.2f}]"
+        diff = f"{row['goal_difference']:+.2f} +- {row['goal_difference_ci95']:.2f}"
+        print(f"  {scenario:<36} {row['episodes']:>8} {win:>20} {diff:>14} "
+              f"{row['paper_expert_win_rate']:>12.2f} {row['paper_marl_gpt_win_rate']:>14.2f}")
+    return {"scenarios": report}
+
+
+def run_vector_env(args: argparse.Namespace) -> int:
+    """``--env lbf`` or ``grf``: seeded episodes, scored by the environment's own measure."""
+    problems = []
+    if args.episodes < 1:
+        problems.append(f"--episodes must be at least 1, got {args.episodes}")
+    if args.sample and args.policy in ("expert", "random", "builtin"):
+        problems.append(f"--sample needs a model; {args.policy!r} has no distribution to "
+                        "sample")
+    if args.policy == "builtin" and args.env != environments.GRF:
+        problems.append("--policy builtin (the game's own AI) exists in grf only")
+    if args.scenarios and args.env != environments.GRF:
+        problems.append("--scenarios is for --env grf")
+    if args.json is not None and args.json.is_dir():
+        problems.append(f"--json {args.json} is a directory")
+    for problem in problems:
+        print(f"marlgpt eval: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    try:
+        scores = (run_football if args.env == environments.GRF else run_foraging)(args)
+    except (OSError, ValueError) as exc:
+        print(f"marlgpt eval: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"env": "lbf", "policy": args.policy,
+        args.json.write_text(json.dumps({"env": args.env, "policy": args.policy,
                                          "episodes": args.episodes, **scores}, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.env == "lbf":
-        if args.episodes < 1:
-            print(f"marlgpt eval: --episodes must be at least 1, got {args.episodes}",
-                  file=sys.stderr)
-            return 2
-        if args.sample and args.policy in ("expert", "random"):
-            print(f"marlgpt eval: --sample needs a model; {args.policy!r} has no "
-                  "distribution to sample", file=sys.stderr)
-            return 2
-        return run_foraging(args)
+    if args.env != environments.POGEMA:
+        return run_vector_env(args)
     if args.map_set is None:
         print("marlgpt eval: --map-set DIR is required for pogema-lmapf", file=sys.stderr)
         return 2

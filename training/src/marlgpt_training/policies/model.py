@@ -75,26 +75,26 @@ class ModelPolicy(Policy):
         return ranking_scores(logits.float().numpy(), mask, self.sample, self.rng)
 
 
-class ForagingModel:
-    """A checkpoint acting in Level-Based Foraging: ``act(env, tokens, mask) -> actions``."""
+class VectorModel:
+    """A checkpoint acting in an environment whose tokens are a vector per agent (``lbf``,
+    ``grf``): ``act(state, tokens, mask) -> actions``, all agents in one forward pass."""
 
-    def __init__(self, path: str, sample: bool = False, seed: int = 0) -> None:
-        from marlgpt_training.data import foraging
-
+    def __init__(self, path: str, env: str, encoder: str, sample: bool = False,
+                 seed: int = 0) -> None:
         torch.set_num_threads(1)
         self.model, config = checkpoint.load_model(path)
-        layout = environment_layout(config, foraging.ENV_NAME, path)
-        if layout.get("encoder") != "lbf-vector":
-            raise ValueError(f"{path}: lbf tokens were {layout.get('encoder')}, expected "
-                             "lbf-vector")
-        self.env_id = int(config["environments"][foraging.ENV_NAME]["env_id"])
+        layout = environment_layout(config, env, path)
+        if layout.get("encoder") != encoder:
+            raise ValueError(f"{path}: {env} tokens were {layout.get('encoder')}, expected "
+                             f"{encoder}")
+        self.env_id = int(config["environments"][env]["env_id"])
         self.indices = [torch.tensor(layout["indices"][k], dtype=torch.long)
                         for k in ("attr", "team", "agent", "time")]
         self.sample = sample
         self.generator = torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
-    def __call__(self, env, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def __call__(self, state: object, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         values = torch.from_numpy(tokens)
         env_ids = torch.full((len(values),), self.env_id, dtype=torch.long)
         logits, _ = self.model(values, *self.indices, env_ids, critic=False)

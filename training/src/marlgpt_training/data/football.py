@@ -1,0 +1,423 @@
+"""Google Research Football (``gfootball``), the third environment: data, expert and eval.
+
+The game runs headless through its engine API (``FootballEnv(Config)``; the package's gym
+wrappers predate gym 0.26). Every player of the left team is an agent, the goalkeeper
+included; the right team is the game's own AI. Four scenarios, the paper's: pass and shoot
+with keeper, corner, easy counter-attack (academy, 400 steps at most, end on a goal or when
+the ball goes out or changes side) and the full 11 vs 11 match against the easy AI (3,000
+steps).
+
+Tokens (layout ``grf-players`` v1, 94 tokens), read from the engine's raw observation and
+seen from the observing player (pitch x in [-1, 1] towards the opponents' goal, y in
+[-0.42, 0.42], positive y is the bottom touchline):
+
+====  ======  =====  ======================================================================
+team  agent   count  values
+====  ======  =====  ======================================================================
+0     0       17     own x, y, direction x, y (x 50), tiredness, role / 9, has the ball,
+                     the ten sticky actions (8 directions, sprint, dribble)
+3     0       9      ball x, y, z / 3, direction x, y, z (x 50), owner (-1 none, 0 us,
+                     1 them), x and y relative to the player
+4     0       3      game mode / 6, goal difference (clipped to +-3) / 3, steps left / 3000
+1     1..5    7 x 5  the five nearest teammates: present, x and y relative to the player,
+                     direction x, y (x 50), role / 9, has the ball
+2     1..5    6 x 5  the five nearest opponents: present, relative x, y, direction x, y,
+                     has the ball
+====  ======  =====  ======================================================================
+
+Absent teammates and opponents (small scenarios) read 0, ``present`` included. Actions: the
+game's default set of 19 (idle, 8 directions, long, high and short pass, shot, sprint,
+release direction and sprint, sliding, dribble, release dribble), always available.
+
+The expert (:func:`expert_actions`) is scripted in those 19 actions, so its labels are the
+actions the game executed; the game's own AI (``builtin``, action 19 of the engine's ``v2``
+set) drives players with no action to record, so it is an evaluation reference only.
+"""
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from marlgpt_training.data.records import EpisodeRecord
+from marlgpt_training.environments import GRF
+
+ENV_NAME = GRF
+ENV_ID = 2
+NUM_ACTIONS = 19
+#: Action 19 of the engine's ``v2`` set: the game's AI plays the player this step.
+BUILTIN_AI = 19
+IDLE, LONG_PASS, HIGH_PASS, SHORT_PASS, SHOT, SPRINT = 0, 9, 10, 11, 12, 13
+RELEASE_DIRECTION, RELEASE_SPRINT, DRIBBLE = 14, 15, 17
+#: Unit vectors of actions 1-8 (left, top left, top, top right, right, bottom right, bottom,
+#: bottom left); positive y points to the bottom touchline.
+DIRECTIONS = np.array([(-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1)],
+                      dtype=np.float64)
+DIRECTIONS /= np.linalg.norm(DIRECTIONS, axis=1, keepdims=True)
+#: Scenario -> players per team (all of the left team are agents).
+SCENARIOS: Dict[str, int] = {
+    "academy_pass_and_shoot_with_keeper": 3,
+    "academy_corner": 11,
+    "academy_counterattack_easy": 11,
+    "11_vs_11_easy_stochastic": 11,
+}
+#: The MARL-GPT paper's Table 1 win rates (%): (IPPO expert, MARL-GPT multi-domain).
+PAPER_WIN_RATES: Dict[str, Tuple[float, float]] = {
+    "academy_pass_and_shoot_with_keeper": (97, 96),
+    "academy_corner": (40, 43),
+    "academy_counterattack_easy": (89, 89),
+    "11_vs_11_easy_stochastic": (99, 98),
+}
+NEAREST = 5
+SELF_TOKENS, BALL_TOKENS, GAME_TOKENS, MATE_TOKENS, RIVAL_TOKENS = 17, 9, 3, 7, 6
+NUM_TOKENS = SELF_TOKENS + BALL_TOKENS + GAME_TOKENS + NEAREST * (MATE_TOKENS + RIVAL_TOKENS)
+SPEED = 50.0  # directions are distances per step (about 0.01): scaled to about 0.5
+FULL_MATCH_STEPS = 3000
+
+
+def layout() -> dict:
+    """The token layout: encoder name, version and the four index arrays."""
+    attr, team, agent = [], [], []
+
+    def add(first_attr: int, count: int, team_: int, agent_: int) -> None:
+        attr.extend(range(first_attr, first_attr + count))
+        team.extend([team_] * count)
+        agent.extend([agent_] * count)
+
+    add(0, SELF_TOKENS, 0, 0)
+    add(SELF_TOKENS, BALL_TOKENS, 3, 0)
+    add(SELF_TOKENS + BALL_TOKENS, GAME_TOKENS, 4, 0)
+    mate_attr = SELF_TOKENS + BALL_TOKENS + GAME_TOKENS
+    for slot in range(NEAREST):
+        add(mate_attr, MATE_TOKENS, 1, slot + 1)
+    for slot in range(NEAREST):
+        add(mate_attr + MATE_TOKENS, RIVAL_TOKENS, 2, slot + 1)
+    return {"encoder": "grf-players", "encoder_version": 1, "num_tokens": len(attr),
+            "num_actions": NUM_ACTIONS,
+            "indices": {"attr": attr, "team": team, "agent": agent, "time": [0] * len(attr)}}
+
+
+def tokens(observations: Sequence[dict]) -> np.ndarray:
+    """(N, 94) token values, one row per controlled player, from the raw observations."""
+    out = np.zeros((len(observations), NUM_TOKENS), dtype=np.float32)
+    for row, obs in enumerate(observations):
+        out[row] = _player_tokens(obs)
+    return out
+
+
+def _player_tokens(obs: dict) -> np.ndarray:
+    me = int(obs["active"])
+    mates, mate_dirs = np.asarray(obs["left_team"]), np.asarray(obs["left_team_direction"])
+    rivals, rival_dirs = np.asarray(obs["right_team"]), np.asarray(obs["right_team_direction"])
+    roles = np.asarray(obs["left_team_roles"])
+    pos = mates[me]
+    ball, ball_dir = np.asarray(obs["ball"]), np.asarray(obs["ball_direction"])
+    owner_team, owner = int(obs["ball_owned_team"]), int(obs["ball_owned_player"])
+    values: List[float] = [pos[0], pos[1], *(mate_dirs[me] * SPEED),
+                           float(obs["left_team_tired_factor"][me]), roles[me] / 9.0,
+                           float(owner_team == 0 and owner == me),
+                           *np.asarray(obs["sticky_actions"], dtype=np.float32)]
+    values += [ball[0], ball[1], ball[2] / 3.0, *(ball_dir * SPEED), float(owner_team),
+               ball[0] - pos[0], ball[1] - pos[1]]
+    goals = np.asarray(obs["score"])
+    values += [float(obs["game_mode"]) / 6.0, float(np.clip(goals[0] - goals[1], -3, 3)) / 3.0,
+               float(obs["steps_left"]) / FULL_MATCH_STEPS]
+    others = [k for k in range(len(mates)) if k != me]
+    for k in _nearest(mates, others, pos):
+        values += [1.0, *(mates[k] - pos), *(mate_dirs[k] * SPEED), roles[k] / 9.0,
+                   float(owner_team == 0 and owner == k)]
+    values += [0.0] * MATE_TOKENS * (NEAREST - min(NEAREST, len(others)))
+    for k in _nearest(rivals, range(len(rivals)), pos):
+        values += [1.0, *(rivals[k] - pos), *(rival_dirs[k] * SPEED),
+                   float(owner_team == 1 and owner == k)]
+    values += [0.0] * RIVAL_TOKENS * (NEAREST - min(NEAREST, len(rivals)))
+    return np.asarray(values, dtype=np.float32)
+
+
+def _nearest(points: np.ndarray, candidates: Sequence[int], pos: np.ndarray) -> List[int]:
+    candidates = list(candidates)
+    distance = [float(np.hypot(*(points[k] - pos))) for k in candidates]
+    return [candidates[i] for i in np.argsort(distance, kind="stable")[:NEAREST]]
+
+
+# --- the scripted expert ----------------------------------------------------------------------
+
+def direction_action(vector: Sequence[float]) -> int:
+    """The direction action (1-8) closest to ``vector``."""
+    v = np.asarray(vector, dtype=np.float64)
+    return int(np.argmax(DIRECTIONS @ (v / max(float(np.linalg.norm(v)), 1e-9)))) + 1
+
+
+def _heading(obs: dict) -> int:
+    """The direction action held (sticky), 0 if none."""
+    held = np.flatnonzero(np.asarray(obs["sticky_actions"])[:8])
+    return int(held[0]) + 1 if len(held) else 0
+
+
+def _go(obs: dict, target: Sequence[float], sprint: bool, slack: float = 0.01) -> int:
+    """Run towards ``target``: a direction, sprint toggled first; release when there."""
+    me = np.asarray(obs["left_team"])[int(obs["active"])]
+    delta = np.asarray(target, dtype=np.float64) - me
+    sprinting = bool(obs["sticky_actions"][8])
+    if float(np.hypot(*delta)) < slack:
+        return RELEASE_DIRECTION if _heading(obs) else IDLE
+    if sprint != sprinting:
+        return SPRINT if sprint else RELEASE_SPRINT
+    return direction_action(delta)
+
+
+def _aim(obs: dict, target: Sequence[float], kick: int) -> int:
+    """Stop sprinting, face ``target``, then ``kick`` (a sprint lifts passes and shots)."""
+    if obs["sticky_actions"][8]:
+        return RELEASE_SPRINT
+    me = np.asarray(obs["left_team"])[int(obs["active"])]
+    want = direction_action(np.asarray(target) - me)
+    return kick if _heading(obs) == want else want
+
+
+def expert_action(obs: dict) -> int:
+    """The scripted expert's action for the player that ``obs`` (a raw observation) is of.
+
+    With the ball: shoot inside the box, pass to a teammate further up when an opponent
+    blocks the way, clear long from the own third, else sprint at the goal. Team in
+    possession: run into space ahead of the ball. Otherwise the nearest player presses the
+    ball, the goalkeeper guards the goal line and the others drop between ball and goal.
+    Set pieces: the taker passes (a high ball into the box from corners and free kicks).
+    """
+    me = int(obs["active"])
+    team = np.asarray(obs["left_team"])
+    rivals = np.asarray(obs["right_team"])
+    pos = team[me]
+    ball = np.asarray(obs["ball"])[:2]
+    owner_team, owner = int(obs["ball_owned_team"]), int(obs["ball_owned_player"])
+    goal = np.array([1.0, 0.0])
+    mode = int(obs["game_mode"])
+    is_keeper = int(np.asarray(obs["left_team_roles"])[me]) == 0
+    if owner_team == 0 and owner == me:
+        if mode in (3, 4):  # free kick, corner: a high ball to the penalty spot
+            return _aim(obs, (0.85, 0.0), HIGH_PASS)
+        if mode == 6:
+            return _aim(obs, goal, SHOT)
+        if mode in (1, 2, 5):  # kick-off, goal kick, throw-in: the nearest teammate
+            return _aim(obs, team[_nearest(team, [k for k in range(len(team)) if k != me],
+                                           pos)[0]], SHORT_PASS)
+        if is_keeper or pos[0] < -0.6:
+            return _aim(obs, (pos[0] + 0.6, pos[1] * 0.5), LONG_PASS)
+        if pos[0] > 0.7 and abs(pos[1]) < 0.15:
+            return _aim(obs, goal, SHOT)
+        ahead = rivals[(rivals[:, 0] > pos[0]) & (np.hypot(*(rivals - pos).T) < 0.12)]
+        if len(ahead) and abs(ahead[0][1] - pos[1]) < 0.06:
+            free = [k for k in range(len(team)) if k != me and team[k][0] > pos[0] - 0.05
+                    and np.min(np.hypot(*(rivals - team[k]).T)) > 0.08]
+            if free:
+                return _aim(obs, team[_nearest(team, free, pos)[0]], SHORT_PASS)
+        return _go(obs, goal, sprint=True)
+    if owner_team == 0:
+        if is_keeper:
+            return _go(obs, (-0.95, 0.0), sprint=False, slack=0.03)
+        lane = float(np.clip(pos[1], -0.3, 0.3))
+        return _go(obs, (min(ball[0] + 0.25, 0.85), lane), sprint=True, slack=0.03)
+    lead = ball + 3.0 * np.asarray(obs["ball_direction"])[:2]
+    field = [k for k in range(len(team))
+             if int(np.asarray(obs["left_team_roles"])[k]) != 0] or list(range(len(team)))
+    chaser = _nearest(team, field, lead)[0]
+    if me == chaser:
+        return _go(obs, lead, sprint=True, slack=0.0)
+    if is_keeper:
+        return _go(obs, (-0.95, float(np.clip(ball[1] * 0.2, -0.06, 0.06))), sprint=False,
+                   slack=0.02)
+    home = ((ball[0] - 1.0) / 2.0, (ball[1] + pos[1]) / 2.0)
+    return _go(obs, home, sprint=False, slack=0.05)
+
+
+#: Steps a kick button is held once pressed: the game charges power while it is held and
+#: kicks on release (or by itself after about five steps).
+HOLD = {SHOT: 3, LONG_PASS: 2, HIGH_PASS: 2, SHORT_PASS: 1}
+
+
+class ScriptedExpert:
+    """:func:`expert_action` for every player, holding each kick for ``HOLD`` steps; one
+    instance per episode (it remembers the kicks under way)."""
+
+    def __init__(self) -> None:
+        self.kicks: Dict[int, Tuple[int, int]] = {}  # player -> (button, steps left)
+
+    def __call__(self, observations: Sequence[dict], tokens: object = None,
+                 mask: object = None) -> np.ndarray:
+        actions = np.empty(len(observations), dtype=np.int64)
+        for i, obs in enumerate(observations):
+            button, left = self.kicks.pop(i, (None, 0))
+            if left > 0:
+                actions[i] = button
+                self.kicks[i] = (button, left - 1)
+                continue
+            if button is not None:  # let go: the kick happens
+                actions[i] = _heading(obs) or IDLE
+                continue
+            actions[i] = expert_action(obs)
+            if actions[i] in HOLD:
+                self.kicks[i] = (int(actions[i]), HOLD[int(actions[i])] - 1)
+        return actions
+
+
+def expert_actions(observations: Sequence[dict]) -> np.ndarray:
+    """The expert's actions without memory of kicks under way (see :class:`ScriptedExpert`)."""
+    return np.array([expert_action(obs) for obs in observations], dtype=np.int64)
+
+
+# --- episodes -------------------------------------------------------------------------------
+
+def make_env(scenario: str, seed: int):
+    """The game for ``scenario`` with every left player an agent (engine action set v2)."""
+    from gfootball.env import config, football_env
+
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    settings = {"level": scenario, "players": [f"agent:left_players={SCENARIOS[scenario]}"],
+                "action_set": "v2", "real_time": False, "render": False,
+                "write_video": False, "write_full_episode_dumps": False,
+                "write_goal_dumps": False, "dump_frequency": 0, "logdir": "",
+                "game_engine_random_seed": int(seed)}
+    return football_env.FootballEnv(config.Config(settings))
+
+
+@dataclass
+class Outcome:
+    """How an episode ended, for the left team."""
+
+    goals_for: int
+    goals_against: int
+    steps: int
+
+    @property
+    def win(self) -> bool:
+        return self.goals_for > self.goals_against
+
+    @property
+    def goal_difference(self) -> int:
+        return self.goals_for - self.goals_against
+
+
+Act = Callable[[Sequence[dict], np.ndarray, np.ndarray], np.ndarray]
+
+
+def run_episode(scenario: str, seed: int, act: Act) -> Tuple[EpisodeRecord, Outcome]:
+    """One episode with ``act(observations, tokens, mask) -> actions``; record and outcome."""
+    env = make_env(scenario, seed)
+    try:
+        observations = env.reset()
+        agents = len(observations)
+        mask = np.ones((agents, NUM_ACTIONS), dtype=bool)
+        rows: Dict[str, List[np.ndarray]] = {"tokens": [], "action": [], "reward": []}
+        done = False
+        while not done:
+            toks = tokens(observations)
+            actions = np.asarray(act(observations, toks, mask), dtype=np.int64)
+            if actions.shape != (agents,) or actions.min() < 0 or actions.max() > BUILTIN_AI:
+                raise ValueError(f"a policy gave actions {actions.tolist()} for {agents} players")
+            observations, reward, done, _ = env.step(actions.tolist())
+            rows["tokens"].append(toks)
+            rows["action"].append(actions)
+            rows["reward"].append(np.broadcast_to(np.asarray(reward, dtype=np.float32),
+                                                  (agents,)).copy())
+        score = np.asarray(observations[0]["score"])
+    finally:
+        env.close()
+    steps = len(rows["action"])
+    flags = np.zeros((steps, agents), dtype=bool)
+    flags[-1] = True
+    outcome = Outcome(int(score[0]), int(score[1]), steps)
+    record = EpisodeRecord(
+        episode=0, env_id=ENV_ID, action=np.stack(rows["action"]),
+        action_mask=np.ones((steps, agents, NUM_ACTIONS), dtype=bool),
+        reward=np.stack(rows["reward"]), done=flags,
+        tokens=np.stack(rows["tokens"]).astype(np.float16),
+        info={"scenario": scenario, "goals_for": outcome.goals_for,
+              "goals_against": outcome.goals_against, "steps": steps})
+    return record, outcome
+
+
+@dataclass(frozen=True)
+class FootballConfig:
+    seed: int = 0
+    #: Scenario names (episode i plays scenario i mod len); default: the paper's four.
+    scenarios: Tuple[str, ...] = tuple(SCENARIOS)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scenarios", tuple(self.scenarios))
+        unknown = [s for s in self.scenarios if s not in SCENARIOS]
+        if unknown or not self.scenarios:
+            raise ValueError(f"scenarios {unknown or '[]'}: choose from {', '.join(SCENARIOS)}")
+
+
+class FootballGenerator:
+    """The ``grf`` environment for :func:`marlgpt_training.data.generate.generate`."""
+
+    name = ENV_NAME
+    env_id = ENV_ID
+    num_actions = NUM_ACTIONS
+
+    def __init__(self, config: FootballConfig = FootballConfig()) -> None:
+        self.config = config
+
+    def settings(self) -> dict:
+        settings = asdict(self.config)
+        settings["scenarios"] = list(self.config.scenarios)
+        return dict(settings, expert="scripted", encoder="grf-players-v1")
+
+    def token_layout(self) -> dict:
+        return layout()
+
+    def episode(self, index: int, tokens_: bool = True) -> EpisodeRecord:
+        scenario = self.config.scenarios[index % len(self.config.scenarios)]
+        seed = int(np.random.default_rng([self.config.seed, index]).integers(2**31))
+        expert = ScriptedExpert()
+        record, outcome = run_episode(scenario, seed, expert)
+        record.episode = index
+        record.info.update(map_kind=scenario, seed=seed, throughput=float(outcome.win),
+                           goals_reached=outcome.goals_for)
+        if not tokens_:
+            record.tokens = None
+        return record
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def wilson(wins: int, n: int, z: float = 1.96) -> Tuple[float, float]:
+    """The Wilson score interval of a win rate (95 % by default)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = wins / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def evaluate(policy: Callable[[], Act], episodes: int,
+             scenarios: Sequence[str] = tuple(SCENARIOS), seed: int = 10_000,
+             progress: Optional[Callable[[str, Outcome], None]] = None) -> dict:
+    """Win rate (with a 95 % Wilson interval) and goal difference (mean +- 1.96 standard
+    errors) per scenario over ``episodes`` seeded episodes, scenarios in turn; ``policy()``
+    gives the acting function of each episode."""
+    outcomes: Dict[str, List[Outcome]] = {s: [] for s in scenarios}
+    for k in range(episodes):
+        scenario = scenarios[k % len(scenarios)]
+        _, outcome = run_episode(scenario, seed + k, policy())
+        outcomes[scenario].append(outcome)
+        if progress is not None:
+            progress(scenario, outcome)
+    report = {}
+    for scenario, results in outcomes.items():
+        if not results:
+            continue
+        wins = sum(r.win for r in results)
+        diffs = np.array([r.goal_difference for r in results], dtype=np.float64)
+        half = 1.96 * diffs.std(ddof=1) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.nan
+        low, high = wilson(wins, len(results))
+        report[scenario] = {"episodes": len(results), "win_rate": wins / len(results),
+                            "win_rate_ci95": [low, high],
+                            "goal_difference": float(diffs.mean()), "goal_difference_ci95": half,
+                            "steps": float(np.mean([r.steps for r in results])),
+                            "paper_expert_win_rate": PAPER_WIN_RATES[scenario][0] / 100,
+                            "paper_marl_gpt_win_rate": PAPER_WIN_RATES[scenario][1] / 100}
+    return report
