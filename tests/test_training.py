@@ -213,24 +213,36 @@ def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path:
         assert any(key.startswith("critic.") for key in weights)
 
 
-def test_one_model_trains_on_both_environments(data_dir: Path, tmp_path: Path) -> None:
-    from marlgpt_training.data import foraging
+@pytest.mark.skipif(os.environ.get("MARLGPT_GRF") == "0",
+                    reason="set up without Google Research Football (MARLGPT_GRF=0)")
+def test_one_model_trains_on_three_environments(data_dir: Path, tmp_path: Path) -> None:
+    """POGEMA + LBF + GRF in one model; the checkpoint then acts in each of them."""
+    from marlgpt_training.data import football, foraging
     from marlgpt_training.policies.model import VectorModel
 
-    lbf = tmp_path / "lbf"
+    lbf, grf = tmp_path / "lbf", tmp_path / "grf"
     assert main(["generate", "--env", "lbf", "--out", str(lbf), "--episodes", "6",
                  "--no-progress", "--workers", "1"]) == 0
+    assert main(["generate", "--env", "grf", "--out", str(grf), "--episodes", "2",
+                 "--scenarios", "academy_pass_and_shoot_with_keeper", "--no-progress",
+                 "--workers", "1"]) == 0
     config = write_config(tmp_path / "c.yaml", data_dir, mode="full", max_steps=2)
     raw = yaml.safe_load(config.read_text())
-    raw["data"]["dirs"].append(str(lbf))
+    raw["data"]["dirs"] += [str(lbf), str(grf)]
     config.write_text(yaml.safe_dump(raw))
     run = tmp_path / "run"
     assert main(["train", "--config", str(config), "--out", str(run), "--no-progress"]) == 0
     saved = yaml.safe_load((run / "checkpoints/latest").parent.joinpath(
         (run / "checkpoints/latest").read_text().strip(), "config.yaml").read_text())
-    assert set(saved["environments"]) == {"pogema-lmapf", "lbf"}
+    assert set(saved["environments"]) == {"pogema-lmapf", "lbf", "grf"}
+    assert saved["encoder"]["grf"]["encoder"] == "grf-players"
     scores = foraging.evaluate(VectorModel(str(run), "lbf", "lbf-vector"), episodes=2)
     assert 0.0 <= scores["score"] <= 1.0
+    model = VectorModel(str(run), "grf", "grf-players")
+    report = football.evaluate(lambda: model, 1, ["academy_pass_and_shoot_with_keeper"])
+    assert report["academy_pass_and_shoot_with_keeper"]["episodes"] == 1
+    with pytest.raises(ValueError, match="grf tokens were grf-players, expected lbf-vector"):
+        VectorModel(str(run), "grf", "lbf-vector")
     from marlgpt_training.policies import make_policy
 
     assert make_policy(str(run)).env_id == 0

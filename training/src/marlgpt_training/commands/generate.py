@@ -35,9 +35,13 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--episodes", type=int, default=64, metavar="N",
                         help="number of episodes (default: %(default)s)")
     parser.add_argument("--env", choices=ENVIRONMENTS, default=ENV_NAME,
-                        help="environment: pogema-lmapf (lifelong MAPF, the options below) or "
-                        "lbf (Level-Based Foraging, its own task mix; uses --seed only) "
-                        "(default: %(default)s)")
+                        help="environment: pogema-lmapf (lifelong MAPF, the options below), "
+                        "lbf (Level-Based Foraging, its own task mix; uses --seed only) or grf "
+                        "(Google Research Football, the scripted expert playing --scenarios in "
+                        "turn; uses --seed) (default: %(default)s)")
+    parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",
+                        help="grf: scenarios, episode i plays scenario i mod their number "
+                        "(default: the paper's four, see marlgpt eval --help)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes (default: the number of CPUs)")
     parser.add_argument("--map-kinds", type=_str_list, default=list(defaults.map_kinds),
@@ -144,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
             problems.append("--window and --keep must be at least 1")
         elif args.steps <= args.window:
             problems.append(f"--steps ({args.steps}) must exceed --window ({args.window})")
+    if args.scenarios is not None and args.env != environments.GRF:
+        problems.append("--scenarios is for --env grf")
     if args.seed is None:
         args.seed = 1 if args.from_model is not None else GeneratorConfig().seed
     if problems:
@@ -156,8 +162,15 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, expert_candidates=args.expert_candidates,
         expert_horizon=args.expert_horizon)
     workers = args.workers or multiprocessing.cpu_count()
-    if args.env != ENV_NAME:  # other environments take only the seed
-        env = environments.make_generator(args.env, {"seed": args.seed})
+    if args.env != ENV_NAME:  # other environments take only the seed (grf: and scenarios)
+        settings = {"seed": args.seed}
+        if args.scenarios is not None:
+            settings["scenarios"] = args.scenarios
+        try:
+            env = environments.make_generator(args.env, settings)
+        except ValueError as exc:
+            print(f"marlgpt generate: {exc}", file=sys.stderr)
+            return 2
     elif args.from_model is not None:
         from marlgpt_planner.policy import ModelError
         from marlgpt_training.data.delta import DeltaConfig, DeltaGenerator
@@ -186,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  worker {pid}: {worker['agent_steps_per_s']:.0f} agent-steps/s")
     if stats["expert_throughput"] is not None:
         kinds = ", ".join(f"{k} {v:.3f}" for k, v in stats["expert_throughput_by_map_kind"].items())
-        unit = "goals/step" if args.env == ENV_NAME else "normalised return"
+        unit = {ENV_NAME: "goals/step", environments.GRF: "win rate"}.get(
+            args.env, "normalised return")
         who = "model" if args.from_model is not None else "expert"
         print(f"{who} score: {stats['expert_throughput']:.3f} {unit} ({kinds})")
     if args.stats_json:
