@@ -167,12 +167,18 @@ def _go(obs: dict, target: Sequence[float], sprint: bool, slack: float = 0.01) -
 
 
 def _aim(obs: dict, target: Sequence[float], kick: int) -> int:
-    """Stop sprinting, face ``target``, then ``kick`` (a sprint lifts passes and shots)."""
-    if obs["sticky_actions"][8]:
+    """Face ``target``, then ``kick`` (shots: stop sprinting first, a sprint lifts them)."""
+    if kick == SHOT and obs["sticky_actions"][8]:
         return RELEASE_SPRINT
     me = np.asarray(obs["left_team"])[int(obs["active"])]
     want = direction_action(np.asarray(target) - me)
     return kick if _heading(obs) == want else want
+
+
+#: Shoot from x above SHOOT_FROM[0] within |y| < SHOOT_FROM[1] (the goal mouth is |y| < 0.044).
+SHOOT_FROM = (0.7, 0.15)
+#: Pass when an opponent ahead is nearer than BLOCKED[0], within BLOCKED[1] across.
+BLOCKED = (0.12, 0.1)
 
 
 def expert_action(obs: dict) -> int:
@@ -193,46 +199,56 @@ def expert_action(obs: dict) -> int:
     goal = np.array([1.0, 0.0])
     mode = int(obs["game_mode"])
     is_keeper = int(np.asarray(obs["left_team_roles"])[me]) == 0
-    if owner_team == 0 and owner == me:
-        if mode in (3, 4):  # free kick, corner: a high ball to the penalty spot
-            return _aim(obs, (0.85, 0.0), HIGH_PASS)
-        if mode == 6:
-            return _aim(obs, goal, SHOT)
-        if mode in (1, 2, 5):  # kick-off, goal kick, throw-in: the nearest teammate
+    if mode != 0 and owner_team != 1:  # our set piece: the nearest player takes it
+        if me == _nearest(team, range(len(team)), ball)[0]:
+            if mode in (3, 4):  # free kick, corner: a high ball to the penalty spot
+                return _aim(obs, (0.85, 0.0), HIGH_PASS)
+            if mode == 6:
+                return _aim(obs, goal, SHOT)
             return _aim(obs, team[_nearest(team, [k for k in range(len(team)) if k != me],
                                            pos)[0]], SHORT_PASS)
+        if mode == 4 and not is_keeper:  # into the box for the corner
+            return _go(obs, (0.88, float(np.clip(pos[1], -0.15, 0.15))), sprint=False,
+                       slack=0.03)
+        return _heading(obs) and RELEASE_DIRECTION
+    if owner_team == 0 and owner == me:
         if is_keeper or pos[0] < -0.6:
             return _aim(obs, (pos[0] + 0.6, pos[1] * 0.5), LONG_PASS)
-        if pos[0] > 0.7 and abs(pos[1]) < 0.15:
+        if pos[0] > 0.85 and abs(pos[1]) > 0.2:  # by the byline, wide: cross
+            return _aim(obs, (0.85, 0.0), HIGH_PASS)
+        if pos[0] > SHOOT_FROM[0] and abs(pos[1]) < SHOOT_FROM[1] and (
+                pos[0] > 0.8 or np.asarray(obs["ball"])[2] < 0.15):  # far out, a bouncing
+            # ball flies over the bar
             return _aim(obs, goal, SHOT)
-        ahead = rivals[(rivals[:, 0] > pos[0]) & (np.hypot(*(rivals - pos).T) < 0.12)]
-        if len(ahead) and abs(ahead[0][1] - pos[1]) < 0.06:
+        ahead = rivals[(rivals[:, 0] > pos[0]) & (np.hypot(*(rivals - pos).T) < BLOCKED[0])]
+        if len(ahead) and abs(ahead[0][1] - pos[1]) < BLOCKED[1]:
             free = [k for k in range(len(team)) if k != me and team[k][0] > pos[0] - 0.05
                     and np.min(np.hypot(*(rivals - team[k]).T)) > 0.08]
             if free:
                 return _aim(obs, team[_nearest(team, free, pos)[0]], SHORT_PASS)
         return _go(obs, goal, sprint=True)
-    if owner_team == 0:
-        if is_keeper:
-            return _go(obs, (-0.95, 0.0), sprint=False, slack=0.03)
-        lane = float(np.clip(pos[1], -0.3, 0.3))
-        return _go(obs, (min(ball[0] + 0.25, 0.85), lane), sprint=True, slack=0.03)
-    lead = ball + 3.0 * np.asarray(obs["ball_direction"])[:2]
-    field = [k for k in range(len(team))
-             if int(np.asarray(obs["left_team_roles"])[k]) != 0] or list(range(len(team)))
-    chaser = _nearest(team, field, lead)[0]
-    if me == chaser:
-        return _go(obs, lead, sprint=True, slack=0.0)
+    roles = np.asarray(obs["left_team_roles"])
+    field = [k for k in range(len(team)) if int(roles[k]) != 0] or list(range(len(team)))
+    height = float(np.asarray(obs["ball"])[2])
+    lead = ball + (10.0 if height > 0.5 else 3.0) * np.asarray(obs["ball_direction"])[:2]
+    if owner_team != 0 and me == _nearest(team, field, lead)[0]:
+        return _go(obs, lead, sprint=True, slack=0.0)  # the nearest player goes for the ball
     if is_keeper:
         return _go(obs, (-0.95, float(np.clip(ball[1] * 0.2, -0.06, 0.06))), sprint=False,
                    slack=0.02)
-    home = ((ball[0] - 1.0) / 2.0, (ball[1] + pos[1]) / 2.0)
+    if owner_team == 0 or (owner_team == -1 and ball[0] > 0.0):  # attack: into space
+        if ball[0] > 0.6 and pos[0] > 0.3:  # the ball near their box: into the box
+            return _go(obs, (0.87, float(np.clip(pos[1], -0.16, 0.16))), sprint=True,
+                       slack=0.03)
+        lane = float(np.clip(pos[1], -0.3, 0.3))
+        return _go(obs, (min(ball[0] + 0.25, 0.85), lane), sprint=True, slack=0.03)
+    home = ((ball[0] - 1.0) / 2.0, (ball[1] + pos[1]) / 2.0)  # defend: between ball and goal
     return _go(obs, home, sprint=False, slack=0.05)
 
 
 #: Steps a kick button is held once pressed: the game charges power while it is held and
 #: kicks on release (or by itself after about five steps).
-HOLD = {SHOT: 3, LONG_PASS: 2, HIGH_PASS: 2, SHORT_PASS: 1}
+HOLD = {SHOT: 4, LONG_PASS: 2, HIGH_PASS: 2, SHORT_PASS: 1}
 
 
 class ScriptedExpert:
