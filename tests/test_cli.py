@@ -35,7 +35,8 @@ def test_info_reports_every_part_of_the_stack(capsys: pytest.CaptureFixture) -> 
     out = capsys.readouterr().out
     assert "MISSING" not in out, out
     assert code == 0
-    for name in ("torch", "pogema", "onnxruntime", "rclpy", "marlgpt_msgs.msg"):
+    for name in ("torch", "pogema", "lbforaging", "gfootball_engine", "onnxruntime", "rclpy",
+                 "marlgpt_msgs.msg"):
         assert name in out
 
 

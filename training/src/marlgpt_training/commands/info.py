@@ -1,6 +1,7 @@
 """``marlgpt info``: the versions of the stack's parts and whether each one imports."""
 import argparse
 import importlib
+import importlib.metadata
 import platform
 from typing import List, Tuple
 
@@ -9,6 +10,8 @@ COMPONENTS = (
     ("numpy", "arrays"),
     ("torch", "training"),
     ("pogema", "benchmark environment"),
+    ("lbforaging", "training environment: Level-Based Foraging"),
+    ("gfootball_engine", "training environment: Google Research Football (make setup builds it)"),
     ("onnx", "model export"),
     ("onnxruntime", "model runtime"),
     ("rclpy", "ROS 2 client library"),
@@ -27,13 +30,24 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.set_defaults(run=run)
 
 
+#: Import names whose version is their distribution's (they have no ``__version__``).
+DISTRIBUTIONS = {"gfootball_engine": "gfootball", "lbforaging": "lbforaging"}
+
+
+def _distribution_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(DISTRIBUTIONS.get(name, name))
+    except importlib.metadata.PackageNotFoundError:
+        return "ok"
+
+
 def probe() -> List[Tuple[str, str, str]]:
     """(name, purpose, version or 'MISSING: reason') for each component."""
     rows = []
     for name, purpose in COMPONENTS:
         try:
             module = importlib.import_module(name)
-            version = str(getattr(module, "__version__", "ok"))
+            version = str(getattr(module, "__version__", None) or _distribution_version(name))
         except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
             version = f"MISSING: {(str(exc).splitlines() or [type(exc).__name__])[0]}"
         rows.append((name, purpose, version))
