@@ -184,11 +184,12 @@ BLOCKED = (0.12, 0.1)
 def expert_action(obs: dict) -> int:
     """The scripted expert's action for the player that ``obs`` (a raw observation) is of.
 
-    With the ball: shoot inside the box, pass to a teammate further up when an opponent
-    blocks the way, clear long from the own third, else sprint at the goal. Team in
-    possession: run into space ahead of the ball. Otherwise the nearest player presses the
-    ball, the goalkeeper guards the goal line and the others drop between ball and goal.
-    Set pieces: the taker passes (a high ball into the box from corners and free kicks).
+    With the ball: clear long from the own third, cross from the byline, shoot in front of
+    goal, pass to a free teammate further up when an opponent blocks the way, else sprint at
+    the goal. The nearest field player goes for a ball the team does not have; the keeper
+    guards the goal line; the others run into space (into the box when the ball is near it)
+    while the team attacks and drop between ball and goal otherwise. Set pieces: the nearest
+    player takes them (a high ball to the penalty spot from corners and free kicks).
     """
     me = int(obs["active"])
     team = np.asarray(obs["left_team"])
@@ -210,15 +211,14 @@ def expert_action(obs: dict) -> int:
         if mode == 4 and not is_keeper:  # into the box for the corner
             return _go(obs, (0.88, float(np.clip(pos[1], -0.15, 0.15))), sprint=False,
                        slack=0.03)
-        return _heading(obs) and RELEASE_DIRECTION
+        return RELEASE_DIRECTION if _heading(obs) else IDLE
     if owner_team == 0 and owner == me:
         if is_keeper or pos[0] < -0.6:
             return _aim(obs, (pos[0] + 0.6, pos[1] * 0.5), LONG_PASS)
         if pos[0] > 0.85 and abs(pos[1]) > 0.2:  # by the byline, wide: cross
             return _aim(obs, (0.85, 0.0), HIGH_PASS)
-        if pos[0] > SHOOT_FROM[0] and abs(pos[1]) < SHOOT_FROM[1] and (
-                pos[0] > 0.8 or np.asarray(obs["ball"])[2] < 0.15):  # far out, a bouncing
-            # ball flies over the bar
+        settled = np.asarray(obs["ball"])[2] < 0.15  # from afar, a bouncing ball goes over
+        if pos[0] > SHOOT_FROM[0] and abs(pos[1]) < SHOOT_FROM[1] and (pos[0] > 0.8 or settled):
             return _aim(obs, goal, SHOT)
         ahead = rivals[(rivals[:, 0] > pos[0]) & (np.hypot(*(rivals - pos).T) < BLOCKED[0])]
         if len(ahead) and abs(ahead[0][1] - pos[1]) < BLOCKED[1]:
