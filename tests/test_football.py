@@ -15,6 +15,7 @@ if os.environ.get("MARLGPT_GRF") == "0":
                 allow_module_level=True)
 
 from marlgpt_training.data import football  # noqa: E402
+from marlgpt_training.data import football_expert as expert_module  # noqa: E402
 
 PASS_AND_SHOOT = "academy_pass_and_shoot_with_keeper"
 
@@ -65,7 +66,7 @@ def test_tokens_of_a_real_step(first_observations) -> None:
 @pytest.mark.parametrize("vector, action", [((1, 0), 5), ((-1, 0), 1), ((0, -1), 3),
                                             ((0, 1), 7), ((1, 1), 6), ((-1, -1.1), 2)])
 def test_direction_actions(vector, action) -> None:
-    assert football.direction_action(vector) == action
+    assert expert_module.direction_action(vector) == action
 
 
 def test_the_expert_holds_a_kick_then_lets_go(first_observations) -> None:
@@ -74,16 +75,17 @@ def test_the_expert_holds_a_kick_then_lets_go(first_observations) -> None:
     team[1] = (0.8, 0.0)
     obs.update(left_team=team, ball=np.array([0.8, 0.0, 0.1]), ball_owned_team=0,
                ball_owned_player=1, sticky_actions=np.eye(10, dtype=np.uint8)[4])  # facing right
-    assert football.expert_action(obs) == football.SHOT
-    expert = football.ScriptedExpert()
-    actions = [int(expert([obs])[0]) for _ in range(football.HOLD[football.SHOT] + 1)]
-    assert actions == [football.SHOT] * football.HOLD[football.SHOT] + [5]  # then its heading
+    assert expert_module.expert_action(obs) == expert_module.SHOT
+    expert = expert_module.ScriptedExpert()
+    hold = expert_module.HOLD[expert_module.SHOT]
+    actions = [int(expert([obs])[0]) for _ in range(hold + 1)]
+    assert actions == [expert_module.SHOT] * hold + [5]  # held, then let go: its heading
     sprinting = dict(obs, sticky_actions=np.eye(10, dtype=np.uint8)[[4, 8]].sum(0))
-    assert football.expert_action(sprinting) == football.RELEASE_SPRINT
+    assert expert_module.expert_action(sprinting) == expert_module.RELEASE_SPRINT
 
 
 def test_the_expert_scores_and_random_play_does_not() -> None:
-    expert = football.evaluate(football.ScriptedExpert, 16, [PASS_AND_SHOOT])[PASS_AND_SHOOT]
+    expert = football.evaluate(expert_module.ScriptedExpert, 16, [PASS_AND_SHOOT])[PASS_AND_SHOOT]
     rng = np.random.default_rng(0)
 
     def random_play():

@@ -136,6 +136,7 @@ def run_football(args: argparse.Namespace) -> dict:
     from tqdm import tqdm
 
     from marlgpt_training.data import football
+    from marlgpt_training.data.football_expert import BUILTIN_AI, ScriptedExpert
 
     scenarios = args.scenarios or list(football.SCENARIOS)
     unknown = [s for s in scenarios if s not in football.SCENARIOS]
@@ -143,11 +144,11 @@ def run_football(args: argparse.Namespace) -> dict:
         raise ValueError(f"unknown --scenarios {unknown}; known: {', '.join(football.SCENARIOS)}")
     rng = np.random.default_rng(0)
     if args.policy == "expert":
-        policy = football.ScriptedExpert  # a new one per episode: it remembers its kicks
+        policy = ScriptedExpert  # a new one per episode: it remembers its kicks
     elif args.policy == "builtin":
         def policy():
             return lambda observations, tokens, mask: np.full(len(observations),
-                                                              football.BUILTIN_AI)
+                                                              BUILTIN_AI)
     elif args.policy == "random":
         act = _random_act(rng)
 

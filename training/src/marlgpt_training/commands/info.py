@@ -11,7 +11,7 @@ COMPONENTS = (
     ("torch", "training"),
     ("pogema", "benchmark environment"),
     ("lbforaging", "training environment: Level-Based Foraging"),
-    ("gfootball_engine", "training environment: Google Research Football (make setup builds it)"),
+    ("gfootball_engine", "training environment: Google Research Football"),
     ("onnx", "model export"),
     ("onnxruntime", "model runtime"),
     ("rclpy", "ROS 2 client library"),
