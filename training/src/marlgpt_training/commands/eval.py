@@ -17,15 +17,17 @@ DEFAULT_MAP_SET = "../shared/benchmarks/pogema-lmapf/02-mazes"
 def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser = sub.add_parser(
         "eval",
-        help="score a policy on a POGEMA lifelong benchmark map set",
+        help="score a policy on a POGEMA benchmark map set (or in LBF or Football: --env)",
         description="Run a policy on every instance and agent count of a map set in the POGEMA "
         "benchmark's format, with the benchmark's settings (seed, on_target restart, soft "
         "collisions, its episode length), and print its throughput beside the set's published "
         "reference results on the same instances. Score = mean over agent counts of the mean "
-        "throughput over instances (the benchmark's aggregate).",
+        "throughput over instances (the benchmark's aggregate). With --env lbf or grf: seeded "
+        "episodes of Level-Based Foraging or Google Research Football, scored by the team "
+        "return or by win rate and goal difference per scenario.",
         epilog="example: marlgpt eval --policy bfs --map-set "
         "../shared/benchmarks/pogema-lmapf/02-mazes --agents 8,32 --max-instances 8 "
-        "--json out.json",
+        "--json out.json;  marlgpt eval --env grf --policy expert --episodes 48",
     )
     parser.add_argument("--policy", required=True,
                         help="a built-in policy: random (uniform actions), bfs (follow the "
