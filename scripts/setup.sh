@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up the development environment: .venv (Python 3.11, pinned ROS 2 Kilted wheels, torch,
 # pogema, onnx, onnxruntime, dev tools), the CMake path fix the ROS 2 wheels need, a colcon
-# build of ros2_ws, an editable install of training/ and Google Research Football. Idempotent: every stage records a
-# hash of its inputs and is skipped when they have not changed.
+# build of ros2_ws, an editable install of training/ and Google Research Football.
+# Idempotent: every stage records a hash of its inputs and is skipped when they have not
+# changed.
 #
 # Environment: PYTHON (default python3.11) picks the interpreter; MARLGPT_FORCE_SETUP=1
 # redoes every stage; MARLGPT_GRF=0 leaves out Google Research Football.

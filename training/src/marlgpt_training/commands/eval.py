@@ -10,6 +10,7 @@ from typing import List
 from marlgpt_training import environments
 from marlgpt_training.benchmark.evaluate import evaluate
 from marlgpt_training.benchmark.mapset import MapSet
+from marlgpt_training.commands.generate import _str_list  # generate's --scenarios parser
 
 DEFAULT_MAP_SET = "../shared/benchmarks/pogema-lmapf/02-mazes"
 
@@ -92,13 +93,6 @@ def _int_list(text: str) -> List[int]:
     return values
 
 
-def _str_list(text: str) -> List[str]:
-    values = [part.strip() for part in text.split(",") if part.strip()]
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
-    return values
-
-
 def _random_act(rng):
     import numpy as np
 
@@ -140,10 +134,8 @@ def run_football(args: argparse.Namespace) -> dict:
     from marlgpt_training.data import football
     from marlgpt_training.data.football_expert import BUILTIN_AI, ScriptedExpert
 
-    scenarios = args.scenarios or list(football.SCENARIOS)
-    unknown = [s for s in scenarios if s not in football.SCENARIOS]
-    if unknown:
-        raise ValueError(f"unknown --scenarios {unknown}; known: {', '.join(football.SCENARIOS)}")
+    scenarios = football.check_scenarios(args.scenarios or list(football.SCENARIOS),
+                                         "--scenarios")
     rng = np.random.default_rng(0)
     if args.policy == "expert":
         policy = ScriptedExpert  # a new one per episode: it remembers its kicks

@@ -128,12 +128,19 @@ def _player_tokens(obs: dict) -> np.ndarray:
 
 # --- episodes -------------------------------------------------------------------------------
 
+def check_scenarios(names: Sequence[str], what: str = "scenarios") -> List[str]:
+    """``names`` as a list; a ValueError naming the unknown ones (and the known) otherwise."""
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown or not names:
+        raise ValueError(f"unknown {what} {unknown or '[]'}; known: {', '.join(SCENARIOS)}")
+    return list(names)
+
+
 def make_env(scenario: str, seed: int):
     """The game for ``scenario`` with every left player an agent (engine action set v2)."""
     from gfootball.env import config, football_env
 
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    check_scenarios([scenario], "scenario")
     settings = {"level": scenario, "players": [f"agent:left_players={SCENARIOS[scenario]}"],
                 "action_set": "v2", "real_time": False, "render": False,
                 "write_video": False, "write_full_episode_dumps": False,
@@ -205,10 +212,7 @@ class FootballConfig:
     scenarios: Tuple[str, ...] = tuple(SCENARIOS)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scenarios", tuple(self.scenarios))
-        unknown = [s for s in self.scenarios if s not in SCENARIOS]
-        if unknown or not self.scenarios:
-            raise ValueError(f"scenarios {unknown or '[]'}: choose from {', '.join(SCENARIOS)}")
+        object.__setattr__(self, "scenarios", tuple(check_scenarios(self.scenarios)))
 
 
 class FootballGenerator:
@@ -222,9 +226,8 @@ class FootballGenerator:
         self.config = config
 
     def settings(self) -> dict:
-        settings = asdict(self.config)
-        settings["scenarios"] = list(self.config.scenarios)
-        return dict(settings, expert="scripted", encoder="grf-players-v1")
+        return dict(asdict(self.config), scenarios=list(self.config.scenarios),
+                    expert="scripted", encoder="grf-players-v1")
 
     def token_layout(self) -> dict:
         return layout()
