@@ -9,10 +9,18 @@ import sys
 from typing import List, Optional
 
 from marlgpt_training import __version__
-from marlgpt_training.commands import bench_latency, export, generate, info, pipeline, train
+from marlgpt_training.commands import (
+    bench_latency,
+    compare,
+    export,
+    generate,
+    info,
+    pipeline,
+    train,
+)
 from marlgpt_training.commands import eval as eval_command
 
-COMMANDS = (bench_latency, eval_command, export, generate, info, pipeline, train)
+COMMANDS = (bench_latency, compare, eval_command, export, generate, info, pipeline, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

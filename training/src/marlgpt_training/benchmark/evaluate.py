@@ -23,6 +23,8 @@ class EvalReport:
     resolution: str = "soft"
     #: Shield only: weight of the path length each action leaves in the rankings.
     path_weight: float = 0.0
+    #: Trained models: actions (or rankings) sampled from the policy instead of greedy.
+    sample: bool = False
 
     @property
     def agent_counts(self) -> List[int]:
@@ -55,6 +57,7 @@ class EvalReport:
             "policy": self.policy,
             "resolution": self.resolution,
             "path_weight": self.path_weight,
+            "sample": self.sample,
             "per_agents": {
                 str(n): {"avg_throughput": mean_over(self.throughputs(n)),
                          "instances": len(self.throughputs(n)),
@@ -142,4 +145,4 @@ def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[
                                   path_weight))
     episodes.sort(key=lambda e: (e.num_agents, e.map_name, e.seed))
     return EvalReport(map_set.name, policy_spec, episodes, map_set.reference_results(),
-                      resolution, path_weight)
+                      resolution, path_weight, sample)
