@@ -13,7 +13,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         help="compare two marlgpt eval --json results instance by instance",
         description="Compare two POGEMA benchmark results written by marlgpt eval --json on "
         "the same map set: per agent count and for the score, the mean per-instance "
-        "difference B - A with its 95 %% Student-t interval and the instances each side won. "
+        "difference B - A with its 95 % Student-t interval and the instances each side won. "
         "Instances that only one result played are left out (and counted). When the score's "
         "interval contains 0, those instances cannot tell the two policies apart.",
         epilog="example: marlgpt eval --policy bfs --resolution shield --map-set "
