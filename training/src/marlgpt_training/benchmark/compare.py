@@ -9,6 +9,7 @@ contains 0 means these instances cannot tell the two apart.
 """
 import json
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -56,15 +57,10 @@ def paired(label: str, a: Sequence[float], b: Sequence[float]) -> Paired:
     if len(a) != len(b) or not a:
         raise ValueError("paired values must be two non-empty lists of the same length")
     diffs = [y - x for x, y in zip(a, b, strict=True)]
-    n = len(diffs)
-    mean = sum(diffs) / n
-    if n > 1:
-        sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-        half = t95(n - 1) * sd / math.sqrt(n)
-    else:
-        half = math.nan
-    return Paired(label, sum(a) / n, sum(b) / n, mean, mean - half, mean + half, n,
-                  sum(d > 0 for d in diffs), sum(d < 0 for d in diffs))
+    n, mean = len(diffs), statistics.fmean(diffs)
+    half = t95(n - 1) * statistics.stdev(diffs) / math.sqrt(n) if n > 1 else math.nan
+    return Paired(label, statistics.fmean(a), statistics.fmean(b), mean, mean - half,
+                  mean + half, n, sum(d > 0 for d in diffs), sum(d < 0 for d in diffs))
 
 
 def load_result(path: Path) -> dict:
