@@ -27,8 +27,8 @@ def score(task) -> tuple:
     model, weight, config, index = task
     spec = config.spec(index)
     obstacles, free, positions, goals, rng = episode_start(spec)
-    encoder = Encoder(obstacles, config.radius, config.history, config.neighbours,
-                      fields=DistanceFields(obstacles, pad=config.radius))
+    encoder = Encoder.from_layout(obstacles, Policy(model).metadata,
+                                  fields=DistanceFields(obstacles, pad=config.radius))
     delta = DeltaConfig(model, path_weight=weight)
     trajectory = model_rollout(spec, config, delta, Policy(model), obstacles, free, positions,
                                goals, rng, encoder)

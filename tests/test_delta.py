@@ -36,7 +36,8 @@ def test_delta_rows_are_the_experts_labels_on_the_models_worst_windows(resolutio
     kept = record.info["kept"]
     assert min(gap[s] for s in kept) >= max(gap[s] for s in gap if s not in kept)
 
-    # The rows are the model's own states (replayed) labelled by a fresh expert from there.
+    # The rows are the model's own states (replayed) labelled by an expert that takes over
+    # there with the episode's goal ages.
     obstacles, free, positions, goals, rng = episode_start(spec)
     fields = DistanceFields(obstacles, pad=CONFIG.radius)
     encoder = Encoder(obstacles, CONFIG.radius, CONFIG.history, CONFIG.neighbours, fields=fields)
@@ -45,6 +46,7 @@ def test_delta_rows_are_the_experts_labels_on_the_models_worst_windows(resolutio
     assert record.info["goals_reached"] == trajectory.goals_reached
     for k, start in enumerate(kept):
         expert = make_expert(obstacles, spec.seed + start, CONFIG)
+        expert.resume(trajectory.goals[start], trajectory.ages[start])
         for t in range(8):
             row = k * 8 + t
             assert np.array_equal(record.state["position"][row], trajectory.positions[start + t])

@@ -10,9 +10,11 @@ from marlgpt_planner.encoder import (
     BLOCKED,
     ENCODER_NAME,
     ENCODER_VERSION,
+    ENCODER_VERSION_AGES,
     Encoder,
     GridState,
     layout,
+    layout_digest,
     markdown_table,
 )
 from marlgpt_planner.grid import parse_grid
@@ -117,6 +119,53 @@ def test_bad_input_is_refused() -> None:
         enc.encode(GridState(np.array([[9, 0]]), np.array([[0, 0]]), np.zeros((1, 2))))
     with pytest.raises(ValueError, match="history has 1 steps"):
         enc.encode(GridState(np.array([[0, 0]]), np.array([[0, 0]]), np.zeros((1, 1))))
+
+
+def test_goal_ages_version_2_hand_checked() -> None:
+    enc = encoder(ages=True)
+    v1 = encoder()
+    # One more token for the deciding agent, one more per neighbour slot.
+    assert enc.num_tokens == v1.num_tokens + 1 + 2
+    assert enc.metadata["encoder_version"] == ENCODER_VERSION_AGES == 2
+    assert enc.layout_digest != v1.layout_digest
+    assert v1.layout_digest == layout_digest(1, 2, 2)  # version 1 is unchanged
+    state = GridState(positions=np.array([[2, 1], [2, 2], [2, 0]]),
+                      goals=np.array([[0, 0], [3, 4], [0, 3]]),
+                      history=np.zeros((3, 2), dtype=int), ages=np.array([5, 9, 300]))
+    obs = enc.encode(state)
+    v = obs.values[0]
+    assert token(enc, v, "goal_age") == pytest.approx(np.log1p(5) / np.log1p(256))
+    assert token(enc, obs.values[2], "goal_age") == pytest.approx(1.0)  # capped at 256
+    # Neighbours of agent 0: agents 1 (right) and 2 (left), both at distance 1; row-major
+    # order puts (2, 0) first. Leads: agent 2 is 295 steps older (clipped), agent 1 is 4.
+    assert token(enc, v, "offset[col]", agent=1) == pytest.approx(-1.0)
+    assert token(enc, v, "age_lead", agent=1) == pytest.approx(1.0)
+    assert token(enc, v, "age_lead", agent=2) == pytest.approx(4 / 8)
+    # Agent 1's only neighbour in its 3x3 square is agent 0, 4 steps younger.
+    assert token(enc, obs.values[1], "age_lead", agent=1) == pytest.approx(-4 / 8)
+    assert token(enc, obs.values[1], "age_lead", agent=2) == ABSENT
+    # Every other token reads exactly what version 1 writes.
+    shared = [i for i, s in enumerate(enc.specs) if s.name not in ("goal_age", "age_lead")]
+    np.testing.assert_array_equal(obs.values[:, shared], v1.encode(state).values)
+
+
+def test_version_2_needs_the_ages_and_layouts_pick_the_version() -> None:
+    enc = encoder(ages=True)
+    with pytest.raises(ValueError, match="needs the goal ages"):
+        enc.encode(GridState(np.array([[0, 0]]), np.array([[0, 1]]), np.zeros((1, 2))))
+    with pytest.raises(ValueError, match="1 positions but 2 goal ages"):
+        enc.encode(GridState(np.array([[0, 0]]), np.array([[0, 1]]), np.zeros((1, 2)),
+                             np.array([1, 2])))
+    for ages in (False, True):
+        made = Encoder.from_layout(MAP, encoder(ages=ages).metadata)
+        assert made.ages is ages and made.layout_digest == encoder(ages=ages).layout_digest
+    # A model file's metadata holds strings.
+    as_strings = {k: str(v) for k, v in encoder(ages=True).metadata.items()}
+    assert Encoder.from_layout(MAP, as_strings).ages
+    with pytest.raises(ValueError, match="reads encoder pogema-ctg v3"):
+        Encoder.from_layout(MAP, dict(encoder().metadata, encoder_version=3))
+    with pytest.raises(ValueError, match="reads encoder other v1"):
+        Encoder.from_layout(MAP, dict(encoder().metadata, encoder="other"))
 
 
 def test_docs_list_every_token_of_the_default_layout() -> None:

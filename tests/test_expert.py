@@ -49,6 +49,22 @@ def test_single_agent_follows_a_shortest_path() -> None:
     assert position.tolist() == goal.tolist()
 
 
+@pytest.mark.parametrize("ages, winner", [((10, 0), 0), ((0, 10), 1)])
+def test_resume_ranks_agents_by_their_goal_ages(ages, winner: int) -> None:
+    """Head-on in a corridor: the agent whose goal is older goes on, the other backs off."""
+    obstacles = np.zeros((1, 6), dtype=bool)
+    positions, goals = np.array([[0, 2], [0, 3]]), np.array([[0, 5], [0, 0]])
+    for seed in range(5):  # whatever the tie-break draws
+        expert = PibtExpert(obstacles, seed=seed, candidates=1, horizon=1)
+        expert.resume(goals, np.array(ages))
+        cells = expert.next_cells(positions, goals)
+        forward = 1 if winner == 0 else -1
+        assert cells[winner, 1] == positions[winner, 1] + forward
+        assert cells[1 - winner, 1] == positions[1 - winner, 1] + forward  # pushed back
+    with pytest.raises(ValueError, match="2 goals but 1 ages"):
+        expert.resume(goals, np.array([1]))
+
+
 def test_distances_match_numpy_bfs() -> None:
     obstacles = make_map("random", 19, 23, np.random.default_rng(3), density=0.3)
     expert = PibtExpert(obstacles)

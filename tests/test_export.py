@@ -67,7 +67,7 @@ def test_onnx_matches_torch_on_fresh_observations_at_every_batch_size(exported: 
                                                                       run_dir: Path) -> None:
     model, config = checkpoint.load_model(run_dir)
     layout = environment_layout(config, ENV_NAME, str(run_dir))
-    values, _ = export_module.observations.record(64, 5, 3, 8, seed=11)
+    values, _ = export_module.observations.record(64, layout, seed=11)
     reference = torch_logits(model, layout, 0, values)
     policy = Policy(exported)
     for batch in (1, 7, 64):

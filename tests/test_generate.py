@@ -7,6 +7,7 @@ import pytest
 
 from marlgpt_planner.actions import DELTAS
 from marlgpt_planner.encoder import Encoder, GridState
+from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.cli import main
 from marlgpt_training.data.records import Dataset, DatasetError
@@ -90,6 +91,30 @@ def test_tokens_rebuild_from_the_raw_state(dataset: Path) -> None:
         np.testing.assert_array_equal(values.astype(np.float16), tokens[t])
         history = np.roll(history, 1, axis=1)
         history[:, 0] = actions[t]
+
+
+def test_goal_ages_data_rebuild_from_the_raw_state(tmp_path: Path) -> None:
+    """--ages writes the version 2 layout; its age tokens follow the goals the data records."""
+    out = tmp_path / "ages"
+    assert main(["generate", "--out", str(out), "--episodes", "1", "--workers", "1", "--ages",
+                 *SMALL]) == 0
+    shard = Dataset(out).load_shard(Dataset(out).shards[0])
+    layout = shard["meta"]["token_layout"]
+    assert layout["encoder_version"] == 2
+    _, obstacles, positions, goals, actions, tokens = next(_episodes(shard))
+    encoder = Encoder.from_layout(obstacles, layout)
+    assert encoder.ages and encoder.num_tokens == tokens.shape[-1]
+    history = np.zeros((positions.shape[1], layout["history"]), dtype=np.int64)
+    ages = GoalAges()
+    changed = 0
+    for t in range(len(actions)):
+        age = np.array(ages.update(range(positions.shape[1]), goals[t]))
+        changed += int((age == 0).sum()) if t else 0
+        values = encoder.encode(GridState(positions[t], goals[t], history, age)).values
+        np.testing.assert_array_equal(values.astype(np.float16), tokens[t])
+        history = np.roll(history, 1, axis=1)
+        history[:, 0] = actions[t]
+    assert changed > 0  # goals were reached, so ages restarted
 
 
 def test_a_finished_run_resumes_without_work_and_corruption_is_caught(dataset: Path,

@@ -57,8 +57,23 @@ def test_history_comes_from_the_reported_cells() -> None:
     fleet.resolve()
     ready(fleet, [(1, 2), (3, 3), (4, 5)], [(9, 9)] * 3, step=1)
     fleet.start()
-    _, _, history = fleet.grid_state()
+    history = fleet.grid_state().history
     assert history[:, 0].tolist() == [4, 0, 1]  # right, wait, up
+
+
+def test_goal_ages_count_steps_since_each_goal_changed() -> None:
+    fleet = Fleet(IDS)
+    ready(fleet, [(1, 1), (3, 3), (5, 5)], [(9, 9)] * 3)
+    fleet.start()
+    assert fleet.grid_state().ages.tolist() == [0, 0, 0]
+    for step in (1, 2):
+        propose(fleet, [(1, 1), (3, 3), (5, 5)])
+        fleet.resolve()
+        goals = [(9, 9), (8, 8) if step == 2 else (9, 9), (9, 9)]
+        ready(fleet, [(1, 1), (3, 3), (5, 5)], goals, step=step)
+        fleet.start()
+    # b's goal changed at step 2; a and c have held theirs for two steps.
+    assert fleet.grid_state().ages.tolist() == [2, 0, 2]
 
 
 def test_a_proposal_or_a_move_stands_in_for_a_missed_message() -> None:

@@ -12,7 +12,7 @@ from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.goals import goal_problem
 from marlgpt_planner.grid import neighbour_distances
 from marlgpt_planner.lockstep import Fleet
-from marlgpt_planner.policy import Policy, encoder_expectation
+from marlgpt_planner.policy import ModelError, Policy, encoder_expectation
 
 Cell = Tuple[int, int]
 
@@ -28,10 +28,11 @@ class Decider:
 
     def check(self, shape: Tuple[int, int]) -> None:
         """Refuse a model that cannot read what this encoder writes (ModelError), at start."""
-        meta = self.policy.metadata
-        self.policy.check(encoder_expectation(Encoder(
-            np.zeros(shape, bool), int(meta["radius"]), int(meta["history"]),
-            int(meta["neighbours"]))))
+        try:
+            encoder = Encoder.from_layout(np.zeros(shape, bool), self.policy.metadata)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
+        self.policy.check(encoder_expectation(encoder))
 
     def encoder_for(self, obstacles: np.ndarray, closed: Iterable[Cell],
                     occupied: Iterable[Cell]) -> Encoder:
@@ -46,9 +47,7 @@ class Decider:
         for cell in occupied:
             grid[tuple(cell)] = False
         if self.encoder is None or not np.array_equal(grid, self._obstacles):
-            meta = self.policy.metadata
-            self.encoder = Encoder(grid, int(meta["radius"]), int(meta["history"]),
-                                   int(meta["neighbours"]))
+            self.encoder = Encoder.from_layout(grid, self.policy.metadata)
             self._obstacles = grid
         return self.encoder
 
@@ -56,7 +55,7 @@ class Decider:
                  ) -> List[List[int]]:
         """Each of ``robot_ids``' actions, best first (under the soft rule: just the chosen
         action), for the step ``fleet`` has started."""
-        positions, goals, history = fleet.grid_state()
+        positions, goals, history, ages = fleet.grid_state()
         encoder = self.encoder_for(obstacles, fleet.lost_cells,
                                    [fleet.positions[r] for r in fleet.live])
         # A goal this planner's map cannot hold (another robot's, on a cell the map has just
@@ -66,7 +65,7 @@ class Decider:
                 goals[i] = positions[i]
         order = {robot: i for i, robot in enumerate(fleet.live)}
         rows = [order[r] for r in robot_ids]
-        observation = encoder.encode(GridState(positions, goals, history))
+        observation = encoder.encode(GridState(positions, goals, history, ages))
         values, mask = observation.values[rows], observation.action_mask[rows]
         if fleet.resolution == "shield":
             path_left = neighbour_distances(encoder.fields, positions[rows], goals[rows]) \

@@ -19,9 +19,15 @@ every token; ``python -m marlgpt_planner.encoder`` prints that table):
 * up to K nearest other agents within the square (Manhattan distance, ties row-major):
   offset (d_row, d_col) / r, which of their moves shorten their own path, and their last
   move; empty slots read ``ABSENT`` in every token.
+
+Version 2 (``ages=True``) adds the goal ages PIBT ranks agents by (steps since an agent's goal
+last changed): the deciding agent's ``log1p(age) / log1p(256)`` (capped at 1) and, per
+neighbour, ``clip((its age - own age) / 8, -1, 1)``, positive when the neighbour outranks it.
+A decentralized policy cannot otherwise tell which of two robots facing each other should
+give way, while its expert (and the fleet's shield) settle exactly that by these ages.
 """
 import hashlib
-from typing import List, NamedTuple, Optional
+from typing import List, Mapping, NamedTuple, Optional
 
 import numpy as np
 
@@ -30,6 +36,8 @@ from marlgpt_planner.grid import UNREACHABLE, DistanceFields, neighbour_distance
 
 ENCODER_NAME = "pogema-ctg"
 ENCODER_VERSION = 1
+#: The version of the layout with goal ages (``Encoder(..., ages=True)``).
+ENCODER_VERSION_AGES = 2
 
 #: Value of a cost-to-go cell that is an obstacle, outside the map or cut off from the goal.
 BLOCKED = 2.0
@@ -39,6 +47,10 @@ ABSENT = -2.0
 GOAL_OFFSET_SCALE = 32.0
 #: Goal distances at or beyond this read 1.
 GOAL_DISTANCE_CAP = 256.0
+#: Goal ages at or beyond this read 1.
+GOAL_AGE_CAP = 256.0
+#: Scale of a neighbour's age lead (steps); leads beyond it read +-1.
+AGE_LEAD_SCALE = 8.0
 
 TEAM_SELF, TEAM_NEIGHBOUR = 0, 1
 MOVE_NAMES = ("up", "down", "left", "right")
@@ -59,11 +71,14 @@ class GridState(NamedTuple):
 
     ``history[i, t]`` is the action that agent i's last move amounted to, t + 1 steps ago
     (``0`` wait where unknown): the move actually made, which every robot can observe.
+    ``ages[i]`` is the number of steps agent i has held its current goal (0 on the step it
+    got it), as :class:`marlgpt_planner.shield.GoalAges` counts; only version 2 reads it.
     """
 
     positions: np.ndarray  # (N, 2) int: row, col
     goals: np.ndarray  # (N, 2) int: row, col
     history: np.ndarray  # (N, H) int: POGEMA actions, most recent first
+    ages: Optional[np.ndarray] = None  # (N,) int: steps since each goal was set
 
 
 class Observation(NamedTuple):
@@ -81,39 +96,60 @@ class Encoder:
         neighbours: K, the number of other agents encoded.
         fields: an existing :class:`DistanceFields` of the same map to share its cache
             (its pad must be at least ``radius``).
+        ages: the version 2 layout, with goal ages (the state must carry ``ages``).
     """
 
     def __init__(self, obstacles: np.ndarray, radius: int = 5, history: int = 3,
-                 neighbours: int = 8, fields: Optional[DistanceFields] = None) -> None:
+                 neighbours: int = 8, fields: Optional[DistanceFields] = None,
+                 ages: bool = False) -> None:
         if radius < 1 or history < 1 or neighbours < 0:
             raise ValueError("need radius >= 1, history >= 1 and neighbours >= 0")
         self.radius, self.history, self.neighbours = int(radius), int(history), int(neighbours)
+        self.ages = bool(ages)
         if fields is None:
             fields = DistanceFields(obstacles, pad=radius)
         elif fields.pad < radius or fields.obstacles.shape != np.shape(obstacles):
             raise ValueError("shared DistanceFields must cover the same map with pad >= radius")
         self.fields = fields
-        self.specs = layout(radius, history, neighbours)
+        self.specs = layout(radius, history, neighbours, self.ages)
         self.num_tokens = len(self.specs)
         self.indices = {key: np.array([getattr(s, key) for s in self.specs], dtype=np.int32)
                         for key in ("attr", "team", "agent", "time")}
         self._window = 2 * radius + 1
         self._ctg_scale = float(2 * radius)
         self._ego_start = self._window ** 2
-        self._nb_start = self._ego_start + 4 + 3 + 2 * history
+        self._nb_start = self._ego_start + 4 + 3 + 2 * history + int(self.ages)
         self._walled = np.pad(self.fields.obstacles, 1, constant_values=True)
+
+    @classmethod
+    def from_layout(cls, obstacles: np.ndarray, layout: Mapping,
+                    fields: Optional[DistanceFields] = None) -> "Encoder":
+        """The encoder a model's recorded layout asks for (a model file's metadata or a
+        dataset's ``token_layout``: ``encoder``, ``encoder_version``, ``radius``, ``history``,
+        ``neighbours``); ValueError for a layout this encoder does not write."""
+        name, version = layout.get("encoder"), int(layout.get("encoder_version", 0))
+        if name != ENCODER_NAME or version not in (ENCODER_VERSION, ENCODER_VERSION_AGES):
+            raise ValueError(f"the model reads encoder {name} v{version}; this encoder writes "
+                             f"{ENCODER_NAME} v{ENCODER_VERSION} and v{ENCODER_VERSION_AGES}")
+        return cls(obstacles, int(layout["radius"]), int(layout["history"]),
+                   int(layout["neighbours"]), fields=fields,
+                   ages=version == ENCODER_VERSION_AGES)
+
+    @property
+    def version(self) -> int:
+        return ENCODER_VERSION_AGES if self.ages else ENCODER_VERSION
 
     @property
     def metadata(self) -> dict:
         """What a model file must match to be fed by this encoder."""
-        return {"encoder": ENCODER_NAME, "encoder_version": ENCODER_VERSION,
+        return {"encoder": ENCODER_NAME, "encoder_version": self.version,
                 "radius": self.radius, "history": self.history, "neighbours": self.neighbours,
                 "num_tokens": self.num_tokens, "num_actions": NUM_ACTIONS}
 
     @property
     def layout_digest(self) -> str:
         """SHA-256 of the token layout (every position's name and indices)."""
-        return layout_digest(self.radius, self.history, self.neighbours)
+        return layout_digest(self.radius, self.history, self.neighbours, self.ages)
 
     def encode(self, state: GridState) -> Observation:
         """Token values for every agent of ``state`` (one row per agent)."""
@@ -126,6 +162,13 @@ class Encoder:
         if history.shape[1] < self.history:
             raise ValueError(f"history has {history.shape[1]} steps, "
                              f"the encoder needs {self.history}")
+        ages = None
+        if self.ages:
+            if state.ages is None:
+                raise ValueError("this encoder (version 2) needs the goal ages in the state")
+            ages = np.asarray(state.ages, dtype=np.float64).reshape(-1)
+            if len(ages) != n:
+                raise ValueError(f"{n} positions but {len(ages)} goal ages")
         height, width = self.fields.shape
         if n and (positions.min() < 0 or (positions >= (height, width)).any()):
             raise ValueError("an agent position lies outside the map")
@@ -153,10 +196,13 @@ class Encoder:
         values[:, e + 4:e + 6] = offset
         own = np.minimum(dist5[:, 0], GOAL_DISTANCE_CAP)
         values[:, e + 6] = np.log1p(own) / np.log1p(GOAL_DISTANCE_CAP)
-        values[:, e + 7:self._nb_start] = moves.reshape(n, -1)
+        values[:, e + 7:e + 7 + 2 * self.history] = moves.reshape(n, -1)
+        if ages is not None:
+            values[:, self._nb_start - 1] = (np.log1p(np.clip(ages, 0, GOAL_AGE_CAP))
+                                             / np.log1p(GOAL_AGE_CAP))
 
         if self.neighbours:
-            values[:, self._nb_start:] = self._neighbour_values(positions, shortens, moves)
+            values[:, self._nb_start:] = self._neighbour_values(positions, shortens, moves, ages)
         return Observation(values=values, action_mask=action_mask)
 
     def _free_moves(self, positions: np.ndarray) -> np.ndarray:
@@ -166,9 +212,9 @@ class Encoder:
         return ~self._walled[rows, cols]
 
     def _neighbour_values(self, positions: np.ndarray, shortens: np.ndarray,
-                          moves: np.ndarray) -> np.ndarray:
+                          moves: np.ndarray, ages: Optional[np.ndarray]) -> np.ndarray:
         n, r, k = len(positions), self.radius, self.neighbours
-        per = 8
+        per = 8 + int(ages is not None)
         out = np.full((n, k, per), ABSENT, dtype=np.float32)
         if n < 2:
             return out.reshape(n, -1)
@@ -184,13 +230,17 @@ class Encoder:
         order = np.argsort(key, axis=1, kind="stable")[:, :take]  # (N, take)
         present = np.take_along_axis(visible, order, axis=1)
         rel = np.take_along_axis(offsets, order[:, :, None], axis=1) / float(r)
-        block = np.concatenate([rel, shortens[order], moves[order, 0, :]], axis=2)
+        parts = [rel, shortens[order], moves[order, 0, :]]
+        if ages is not None:
+            lead = (ages[order] - ages[:, None]) / AGE_LEAD_SCALE
+            parts.append(np.clip(lead, -1.0, 1.0)[:, :, None])
+        block = np.concatenate(parts, axis=2)
         out[:, :take] = np.where(present[:, :, None], block, ABSENT)
         return out.reshape(n, -1)
 
 
-def layout(radius: int, history: int, neighbours: int) -> List[TokenSpec]:
-    """The token layout: one :class:`TokenSpec` per position, in order."""
+def layout(radius: int, history: int, neighbours: int, ages: bool = False) -> List[TokenSpec]:
+    """The token layout: one :class:`TokenSpec` per position, in order (``ages``: version 2)."""
     specs: List[TokenSpec] = []
     side = 2 * radius + 1
     for d_row in range(-radius, radius + 1):
@@ -202,6 +252,7 @@ def layout(radius: int, history: int, neighbours: int) -> List[TokenSpec]:
     attr_goal_row, attr_goal_col, attr_goal_dist = base + 4, base + 5, base + 6
     attr_move_row, attr_move_col = base + 7, base + 8
     attr_rel_row, attr_rel_col = base + 9, base + 10
+    attr_goal_age, attr_age_lead = base + 11, base + 12
     for name, attr in zip(MOVE_NAMES, attr_shortens):
         specs.append(TokenSpec(f"shortens[{name}]", attr, TEAM_SELF, 0, 0))
     specs.append(TokenSpec("goal_offset[row]", attr_goal_row, TEAM_SELF, 0, 0))
@@ -210,6 +261,8 @@ def layout(radius: int, history: int, neighbours: int) -> List[TokenSpec]:
     for t in range(1, history + 1):
         specs.append(TokenSpec("move[row]", attr_move_row, TEAM_SELF, 0, t))
         specs.append(TokenSpec("move[col]", attr_move_col, TEAM_SELF, 0, t))
+    if ages:
+        specs.append(TokenSpec("goal_age", attr_goal_age, TEAM_SELF, 0, 0))
     for j in range(1, neighbours + 1):
         specs.append(TokenSpec("offset[row]", attr_rel_row, TEAM_NEIGHBOUR, j, 0))
         specs.append(TokenSpec("offset[col]", attr_rel_col, TEAM_NEIGHBOUR, j, 0))
@@ -217,13 +270,15 @@ def layout(radius: int, history: int, neighbours: int) -> List[TokenSpec]:
             specs.append(TokenSpec(f"shortens[{name}]", attr, TEAM_NEIGHBOUR, j, 0))
         specs.append(TokenSpec("move[row]", attr_move_row, TEAM_NEIGHBOUR, j, 1))
         specs.append(TokenSpec("move[col]", attr_move_col, TEAM_NEIGHBOUR, j, 1))
+        if ages:
+            specs.append(TokenSpec("age_lead", attr_age_lead, TEAM_NEIGHBOUR, j, 0))
     return specs
 
 
-def layout_digest(radius: int, history: int, neighbours: int) -> str:
+def layout_digest(radius: int, history: int, neighbours: int, ages: bool = False) -> str:
     """SHA-256 of the layout: a model and an encoder agree on it or the model reads garbage."""
     text = ";".join(f"{s.name},{s.attr},{s.team},{s.agent},{s.time}"
-                    for s in layout(radius, history, neighbours))
+                    for s in layout(radius, history, neighbours, ages))
     return hashlib.sha256((ENCODER_NAME + ":" + text).encode()).hexdigest()
 
 

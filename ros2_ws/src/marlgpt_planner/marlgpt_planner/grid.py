@@ -160,3 +160,15 @@ def neighbour_distances(fields: DistanceFields, positions: np.ndarray,
         field = fields.padded(goal)
         out[i] = field[rows[i] + DELTAS[:, 0], cols[i] + DELTAS[:, 1]]
     return out
+
+
+def occupied_targets(positions: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
+    """(N, 5) bool: the cell action a leads to is occupied by another agent now (never the
+    wait column)."""
+    height, width = shape
+    pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
+    occupied = np.zeros((height + 2, width + 2), dtype=bool)
+    occupied[pos[:, 0] + 1, pos[:, 1] + 1] = True
+    out = occupied[pos[:, 0:1] + 1 + DELTAS[:, 0], pos[:, 1:2] + 1 + DELTAS[:, 1]]
+    out[:, 0] = False
+    return out

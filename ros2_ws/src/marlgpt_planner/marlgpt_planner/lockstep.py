@@ -25,6 +25,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from marlgpt_planner.actions import WAIT, between, moves
+from marlgpt_planner.encoder import GridState
 from marlgpt_planner.shield import RESOLUTIONS, GoalAges, clean_ranking, shield
 from marlgpt_planner.soft_rule import resolve
 
@@ -150,12 +151,14 @@ class Fleet:
                                                                     for r in self.live])))
         return {r: (self.positions[r], self.goals[r]) for r in self.live}
 
-    def grid_state(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(positions, goals, history) of the live robots in fleet order, as arrays."""
+    def grid_state(self) -> GridState:
+        """Positions, goals, history and goal ages of the live robots in fleet order."""
         positions = np.array([self.positions[r] for r in self.live], dtype=np.int64)
         goals = np.array([self.goals[r] for r in self.live], dtype=np.int64)
         history = np.array([self.history[r] for r in self.live], dtype=np.int64)
-        return positions.reshape(-1, 2), goals.reshape(-1, 2), history.reshape(-1, HISTORY)
+        ages = np.array([self.age.get(r, 0) for r in self.live], dtype=np.int64)
+        return GridState(positions.reshape(-1, 2), goals.reshape(-1, 2),
+                         history.reshape(-1, HISTORY), ages)
 
     # --- resolution ---------------------------------------------------------------------------
     def waiting_for_proposals(self) -> List[str]:

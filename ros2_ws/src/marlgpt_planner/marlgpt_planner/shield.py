@@ -109,7 +109,8 @@ def shield(positions: np.ndarray, rankings: Sequence[Sequence[int]],
         positions: (N, 2) distinct int cells (row, col); row i is agent i.
         rankings: per agent, its actions best first (see :func:`rank`); actions left out are
             never taken. An empty ranking means the agent can only stay.
-        ages: per agent, steps since its goal changed (:class:`GoalAges`); higher goes first.
+        ages: per agent, steps since its goal changed (:class:`GoalAges`); higher goes first
+            (any real numbers: the search jitters them).
     """
     pos = [(int(r), int(c)) for r, c in np.asarray(positions).reshape(-1, 2).tolist()]
     n = len(pos)
@@ -140,7 +141,7 @@ def shield(positions: np.ndarray, rankings: Sequence[Sequence[int]],
         reserved[pos[i]] = i
         return False
 
-    for i in sorted(range(n), key=lambda k: (-int(ages[k]), k)):
+    for i in sorted(range(n), key=lambda k: (-float(ages[k]), k)):
         if nxt[i] is None:
             serve(i)
     return np.array(nxt, dtype=np.int64).reshape(-1, 2)

@@ -9,7 +9,8 @@ from pogema import GridConfig, pogema_v0
 from marlgpt_planner.actions import moves
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import UNREACHABLE, DistanceFields, neighbour_distances
-from marlgpt_planner.shield import RESOLUTIONS, GoalAges, rank, shield
+from marlgpt_planner.lookahead import Search, search_step
+from marlgpt_planner.shield import RESOLUTIONS, GoalAges, rank
 from marlgpt_training.benchmark.mapset import Instance
 from marlgpt_training.policies.base import Policy
 
@@ -39,11 +40,13 @@ def make_env(instance: Instance):
     return pogema_v0(config)
 
 
-def shielded_step(policy: Policy, state: GridState, ages: GoalAges, fields: DistanceFields,
-                  path_weight: float = 0.0) -> np.ndarray:
+def shielded_step(policy: Policy, state: GridState, fields: DistanceFields,
+                  path_weight: float = 0.0, search: int = 1, seed: int = 0) -> np.ndarray:
     """The next cells (N, 2) the collision shield picks from ``policy``'s rankings (moves onto
     obstacles left out; ``path_weight`` times the path length each action leaves subtracted
-    from its score): no shared cells, no swaps."""
+    from its score) and the state's goal ages: no shared cells, no swaps. ``search`` > 1:
+    the best of that many candidate steps by rollout (:mod:`marlgpt_planner.lookahead`,
+    seeded by ``seed``)."""
     path_left = neighbour_distances(fields, state.positions, state.goals)
     scores = np.array(policy.preferences(state), dtype=np.float64)
     if path_weight:
@@ -51,20 +54,21 @@ def shielded_step(policy: Policy, state: GridState, ages: GoalAges, fields: Dist
     blocked = path_left >= UNREACHABLE
     blocked[:, 0] = False
     scores[blocked] = -np.inf
-    agents = range(len(state.positions))
-    return shield(state.positions, rank(scores), ages.update(agents, state.goals))
+    return search_step(fields, state.positions, state.goals, rank(scores), state.ages, seed,
+                       Search(candidates=search))
 
 
 def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
                 trace: Optional[List[np.ndarray]] = None,
-                path_weight: float = 0.0) -> EpisodeResult:
+                path_weight: float = 0.0, search: int = 1) -> EpisodeResult:
     """Run ``policy`` for the whole episode; throughput = goals reached / episode length.
 
     ``resolution``: ``soft`` hands the policy's actions to POGEMA, whose soft rule cancels
     conflicting moves; ``shield`` hands it the step the collision shield picks from the
     policy's rankings (:mod:`marlgpt_planner.shield`). POGEMA is the referee either way, and
     a shielded step it does not apply unchanged is an error. ``path_weight`` (shield only)
-    blends the path length each action leaves into the rankings. ``trace``, if given,
+    blends the path length each action leaves into the rankings; ``search`` > 1 (shield only)
+    picks each step among that many candidates by rollout. ``trace``, if given,
     receives every agent's cells (N, 2) after each step.
     """
     if resolution not in RESOLUTIONS:
@@ -85,10 +89,11 @@ def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
     info = [{}]
     while True:
         goals = np.array(grid.get_targets_xy(ignore_borders=True), dtype=np.int64)
-        state = GridState(positions, goals, history)
+        state = GridState(positions, goals, history,
+                          np.array(ages.update(range(len(goals)), goals)))
         planned = None
         if resolution == "shield":
-            planned = shielded_step(policy, state, ages, fields, path_weight)
+            planned = shielded_step(policy, state, fields, path_weight, search, steps)
             actions = moves(positions, planned)
         else:
             actions = policy.act(state)

@@ -25,6 +25,8 @@ class EvalReport:
     path_weight: float = 0.0
     #: Trained models: actions (or rankings) sampled from the policy instead of greedy.
     sample: bool = False
+    #: Shield only: candidate steps of the rollout search (1: the plain shielded step).
+    search: int = 1
 
     @property
     def agent_counts(self) -> List[int]:
@@ -58,6 +60,7 @@ class EvalReport:
             "resolution": self.resolution,
             "path_weight": self.path_weight,
             "sample": self.sample,
+            "search": self.search,
             "per_agents": {
                 str(n): {"avg_throughput": mean_over(self.throughputs(n)),
                          "instances": len(self.throughputs(n)),
@@ -74,8 +77,10 @@ class EvalReport:
         algorithms = sorted(self.references)
         label = Path(self.policy).name if "/" in self.policy else self.policy
         if self.resolution != "soft":
-            label += f" ({self.resolution}" + (f", path {self.path_weight:g})"
-                                               if self.path_weight else ")")
+            extras = [self.resolution] + ([f"path {self.path_weight:g}"] if self.path_weight
+                                          else []) + ([f"search {self.search}"]
+                                                      if self.search > 1 else [])
+            label += f" ({', '.join(extras)})"
         head = ["agents", "instances", label] + algorithms
         rows = []
         for n in self.agent_counts:
@@ -97,15 +102,15 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def _run(task) -> EpisodeResult:
-    instance, policy_spec, sample, resolution, path_weight = task
+    instance, policy_spec, sample, resolution, path_weight, search = task
     return run_episode(instance, make_policy(policy_spec, sample), resolution,
-                       path_weight=path_weight)
+                       path_weight=path_weight, search=search)
 
 
 def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int = 1,
                   progress: bool = True, sample: bool = False,
-                  resolution: str = "soft",
-                  path_weight: float = 0.0) -> Iterator[EpisodeResult]:
+                  resolution: str = "soft", path_weight: float = 0.0,
+                  search: int = 1) -> Iterator[EpisodeResult]:
     """Episode results for ``instances`` as they finish (order not kept with workers > 1)."""
     make_policy(policy_spec, sample)  # fail fast on a bad name, before any worker starts
     if resolution not in RESOLUTIONS:
@@ -113,7 +118,12 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
                          f"got {resolution!r}")
     if path_weight and resolution != "shield":
         raise ValueError("a path weight only shapes the shield's rankings (--resolution shield)")
-    tasks = [(instance, policy_spec, sample, resolution, path_weight) for instance in instances]
+    if search < 1:
+        raise ValueError(f"search needs at least 1 candidate, got {search}")
+    if search > 1 and resolution != "shield":
+        raise ValueError("the rollout search chooses among shielded steps (--resolution shield)")
+    tasks = [(instance, policy_spec, sample, resolution, path_weight, search)
+             for instance in instances]
     bar = tqdm(total=len(tasks), desc=f"eval {policy_spec}", unit="episode", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -134,7 +144,8 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
 def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[int]] = None,
              max_instances: Optional[int] = None, workers: int = 1,
              progress: bool = True, sample: bool = False,
-             resolution: str = "soft", path_weight: float = 0.0) -> EvalReport:
+             resolution: str = "soft", path_weight: float = 0.0,
+             search: int = 1) -> EvalReport:
     """Run ``policy_spec`` on ``map_set`` and collect the report with its references;
     ``resolution`` settles conflicting moves (see :func:`run_episode`)."""
     counts = list(agent_counts or map_set.agent_counts)
@@ -142,7 +153,7 @@ def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[
     # Longest episodes (most agents) first keeps the workers busy to the end.
     instances.sort(key=lambda inst: -inst.num_agents)
     episodes = list(run_instances(instances, policy_spec, workers, progress, sample, resolution,
-                                  path_weight))
+                                  path_weight, search))
     episodes.sort(key=lambda e: (e.num_agents, e.map_name, e.seed))
     return EvalReport(map_set.name, policy_spec, episodes, map_set.reference_results(),
-                      resolution, path_weight, sample)
+                      resolution, path_weight, sample, search)

@@ -53,6 +53,11 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "policy's log-probability minus W times the path length the action "
                         "leaves, so the model guides PIBT's cost-to-go order (0: the policy "
                         "alone; default: %(default)s)")
+    parser.add_argument("--search", type=int, default=1, metavar="N",
+                        help="with --resolution shield: choose each step among N candidate "
+                        "shielded steps (priorities jittered) by a 6-step PIBT rollout, as the "
+                        "expert does (docs/planner.md; 1: the plain shielded step; "
+                        "default: %(default)s)")
     parser.add_argument("--env", choices=environments.names(), default=environments.POGEMA,
                         help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
                         "Foraging, --episodes seeded episodes over its task mix, scored by the "
@@ -226,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate(map_set, args.policy, agent_counts=args.agents,
                           max_instances=args.max_instances, workers=workers,
                           progress=not args.no_progress, sample=args.sample,
-                          resolution=args.resolution, path_weight=args.path_weight)
+                          resolution=args.resolution, path_weight=args.path_weight,
+                          search=args.search)
     except ValueError as exc:
         print(f"marlgpt eval: {exc}", file=sys.stderr)
         return 2

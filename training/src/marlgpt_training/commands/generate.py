@@ -69,6 +69,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--expert-horizon", type=int, default=defaults.expert_horizon,
                         metavar="N", help="expert search: rollout length in steps "
                         "(default: %(default)s)")
+    parser.add_argument("--ages", action="store_true",
+                        help="encode the goal ages PIBT ranks agents by (encoder pogema-ctg v2, "
+                        "docs/encoder.md); with --from-model the model's layout decides")
     delta = parser.add_argument_group(
         "delta data", "with --from-model, each episode is the exported model's own rollout; "
         "the expert labels the states the model visited in its worst windows, those where "
@@ -160,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         map_kinds=tuple(args.map_kinds), sizes=tuple(args.sizes),
         densities=tuple(args.densities), agents=tuple(args.agents), steps=args.steps,
         seed=args.seed, expert_candidates=args.expert_candidates,
-        expert_horizon=args.expert_horizon)
+        expert_horizon=args.expert_horizon, ages=args.ages)
     workers = args.workers or multiprocessing.cpu_count()
     if args.env != ENV_NAME:  # other environments take only the seed (grf: and scenarios)
         settings = {"seed": args.seed}

@@ -20,7 +20,7 @@ Each kept window is its own segment of the record (``done`` at its last step), s
 bootstraps across the cut. The rewards are the expert action's (1 where it shortens the path).
 """
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import List, Tuple
 
 import numpy as np
@@ -76,6 +76,7 @@ class Trajectory:
         self.positions: List[np.ndarray] = []
         self.goals: List[np.ndarray] = []
         self.history: List[np.ndarray] = []
+        self.ages: List[np.ndarray] = []
         self.goals_reached = 0
 
 
@@ -88,9 +89,10 @@ class DeltaGenerator(LifelongMapfGenerator):
         self.delta = delta
         self.model_sha256 = sha256_file(delta.model)
         runtime = Runtime(delta.model)  # refuses a model whose encoder is not this data's
-        probe = Encoder(np.zeros((1, 1), dtype=bool), config.radius, config.history,
-                        config.neighbours)
+        probe = Encoder.from_layout(np.zeros((1, 1), dtype=bool), runtime.metadata)
         runtime.check(encoder_expectation(probe))
+        if probe.ages != config.ages:  # the data takes the model's layout (goal ages or not)
+            self.config = replace(config, ages=probe.ages)
         self._runtime = None
 
     def settings(self) -> dict:
@@ -121,14 +123,16 @@ def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
         trajectory.positions.append(positions.copy())
         trajectory.goals.append(goals.copy())
         trajectory.history.append(history.copy())
-        obs = encoder.encode(GridState(positions, goals, history))
+        goal_ages = np.array(ages.update(agents, goals))
+        trajectory.ages.append(goal_ages)
+        obs = encoder.encode(GridState(positions, goals, history, goal_ages))
         logits = runtime.logits(obs.values)
         if delta.resolution == "shield":
             path_left = (neighbour_distances(encoder.fields, positions, goals)
                          if delta.path_weight else None)
             scores = ranking_scores(logits, obs.action_mask, delta.sample, runtime.rng,
                                     path_left, delta.path_weight)
-            next_positions = shield(positions, rank(scores), ages.update(agents, goals))
+            next_positions = shield(positions, rank(scores), goal_ages.tolist())
         else:
             actions = choose(logits, obs.action_mask, delta.sample, runtime.rng)
             next_positions, _ = resolve(positions, positions + DELTAS[actions], obstacles)
@@ -155,9 +159,11 @@ def progress(fields: DistanceFields, path: List[np.ndarray], goals: np.ndarray) 
 
 
 def expert_path(obstacles: np.ndarray, seed: int, config: GeneratorConfig, positions: np.ndarray,
-                goals: np.ndarray, steps: int) -> List[np.ndarray]:
-    """The expert's cells for ``steps`` steps from ``positions`` with ``goals`` held fixed."""
+                goals: np.ndarray, ages: np.ndarray, steps: int) -> List[np.ndarray]:
+    """The expert's cells for ``steps`` steps from ``positions`` with ``goals`` held fixed
+    (held for ``ages`` steps so far)."""
     expert = make_expert(obstacles, seed, config)
+    expert.resume(goals, ages)
     path = [positions]
     for _ in range(steps):
         path.append(expert.next_cells(path[-1], goals))
@@ -174,7 +180,7 @@ def window_gaps(trajectory: Trajectory, obstacles: np.ndarray, fields: DistanceF
         goals = trajectory.goals[start]
         model = progress(fields, trajectory.positions[start:start + window + 1], goals)
         path = expert_path(obstacles, spec.seed + start, config, trajectory.positions[start],
-                           goals, window)
+                           goals, trajectory.ages[start], window)
         out.append((start, progress(fields, path, goals), model))
     return out
 
@@ -196,8 +202,10 @@ def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
     segments = []
     for start, _, _ in worst:
         expert = make_expert(obstacles, spec.seed + start, config)
+        expert.resume(trajectory.goals[start], trajectory.ages[start])
         for t in range(start, start + delta.window):
-            state = GridState(trajectory.positions[t], trajectory.goals[t], trajectory.history[t])
+            state = GridState(trajectory.positions[t], trajectory.goals[t], trajectory.history[t],
+                              trajectory.ages[t])
             obs = encoder.encode(state)
             actions = expert.step(state.positions, state.goals)
             before = distances(fields, state.positions, state.goals)

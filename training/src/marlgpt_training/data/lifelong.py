@@ -17,6 +17,7 @@ import numpy as np
 from marlgpt_planner.actions import DELTAS, moves
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.data.maps import make_map
 from marlgpt_training.data.records import EpisodeRecord
@@ -54,6 +55,7 @@ class GeneratorConfig:
     radius: int = 5
     history: int = 3
     neighbours: int = 8
+    ages: bool = False
     expert_candidates: int = pibt.CANDIDATES
     expert_horizon: int = pibt.HORIZON
     expert_noise: float = pibt.NOISE
@@ -87,7 +89,7 @@ class LifelongMapfGenerator:
 
     def token_layout(self) -> dict:
         encoder = Encoder(np.zeros((1, 1), dtype=bool), self.config.radius, self.config.history,
-                          self.config.neighbours)
+                          self.config.neighbours, ages=self.config.ages)
         return dict(encoder.metadata, indices={k: v.tolist() for k, v in encoder.indices.items()})
 
     def episode(self, index: int, tokens: bool = True) -> EpisodeRecord:
@@ -114,7 +116,8 @@ def make_expert(obstacles: np.ndarray, seed: int, config: GeneratorConfig) -> Pi
 def make_encoder(obstacles: np.ndarray, config: GeneratorConfig, expert: PibtExpert) -> Encoder:
     """The data's encoder on ``obstacles``, its distance fields computed by the expert."""
     fields = DistanceFields(obstacles, pad=config.radius, compute=expert.distances)
-    return Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields)
+    return Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields,
+                   ages=config.ages)
 
 
 def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> EpisodeRecord:
@@ -134,10 +137,12 @@ def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> 
     rec_reward = np.empty((t, n), dtype=np.float32)
     rec_tokens = np.empty((t, n, encoder.num_tokens), dtype=np.float16) if tokens else None
     history = np.zeros((n, config.history), dtype=np.int64)
+    goal_ages = GoalAges()
     reached = 0
     collisions = 0
     for step in range(t):
-        obs = encoder.encode(GridState(positions, goals, history))
+        ages = np.array(goal_ages.update(range(n), goals))
+        obs = encoder.encode(GridState(positions, goals, history, ages))
         actions = expert.step(positions, goals)
         next_positions, _ = resolve(positions, positions + DELTAS[actions], obstacles)
         collisions += int((next_positions != positions + DELTAS[actions]).any(axis=1).sum())

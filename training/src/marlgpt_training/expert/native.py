@@ -61,6 +61,8 @@ def load() -> ctypes.CDLL:
         lib.mg_expert_free.argtypes = [ptr]
         lib.mg_expert_step.restype = i32
         lib.mg_expert_step.argtypes = [ptr, i32, ptr, ptr, ptr]
+        lib.mg_expert_resume.restype = None
+        lib.mg_expert_resume.argtypes = [ptr, i32, ptr, ptr]
         lib.mg_expert_set_search.restype = None
         lib.mg_expert_set_search.argtypes = [ptr, i32, i32, ctypes.c_double]
         lib.mg_expert_distances.restype = None

@@ -29,7 +29,12 @@ struct Expert {
   std::vector<int32_t> last_goal;
   std::vector<double> priority;
 
-  // Search settings: candidate first steps per step, rollout length in steps.
+  // Priorities of an episode already under way: agent i has held goals[i] for ages[i] steps.
+void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32_t* ages) {
+  static_cast<Expert*>(expert)->resume(n, goals, ages);
+}
+
+// Search settings: candidate first steps per step, rollout length in steps.
   int32_t candidates = 1, horizon = 1;
   double priority_noise = 4.0;
 
@@ -185,6 +190,15 @@ struct Expert {
     return code;
   }
 
+  // Continue an episode in which agent i has held goal[i] for age[i] steps: the next step
+  // ranks agents as if the expert had run from the start.
+  void resume(int32_t n, const int32_t* goal, const int32_t* age) {
+    last_goal.assign(goal, goal + n);
+    priority.assign(n, 0.0);
+    std::uniform_real_distribution<double> frac(0.0, 1.0);
+    for (int32_t i = 0; i < n; ++i) priority[i] = age[i] - 1.0 + frac(rng);
+  }
+
   int32_t step(int32_t n, const int32_t* pos, const int32_t* goal, int32_t* out) {
     if (static_cast<int32_t>(last_goal.size()) != n) {
       last_goal.assign(n, kNone);
@@ -238,6 +252,11 @@ void mg_expert_free(void* expert) { delete static_cast<Expert*>(expert); }
 int32_t mg_expert_step(void* expert, int32_t n, const int32_t* positions, const int32_t* goals,
                        int32_t* next) {
   return static_cast<Expert*>(expert)->step(n, positions, goals, next);
+}
+
+// Priorities of an episode already under way: agent i has held goals[i] for ages[i] steps.
+void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32_t* ages) {
+  static_cast<Expert*>(expert)->resume(n, goals, ages);
 }
 
 // Search settings: `candidates` randomised PIBT first steps per step, each scored by a

@@ -43,6 +43,17 @@ class PibtExpert:
             self._lib.mg_expert_free(handle)
             self._handle = None
 
+    def resume(self, goals: np.ndarray, ages: np.ndarray) -> None:
+        """Take over an episode under way: agent i has held ``goals[i]`` for ``ages[i]``
+        steps (:class:`marlgpt_planner.shield.GoalAges`), so the next :meth:`step` ranks the
+        agents by those ages, as if this expert had run the episode from its start."""
+        goals = np.asarray(goals).reshape(-1, 2)
+        flat = np.ascontiguousarray(goals[:, 0] * self.shape[1] + goals[:, 1], dtype=np.int32)
+        age = np.ascontiguousarray(ages, dtype=np.int32).reshape(-1)
+        if len(age) != len(flat):
+            raise ValueError(f"{len(flat)} goals but {len(age)} ages")
+        self._lib.mg_expert_resume(self._handle, len(flat), flat.ctypes.data, age.ctypes.data)
+
     def next_cells(self, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
         """(N, 2) next cells: no shared cells, no swaps."""
         width = self.shape[1]

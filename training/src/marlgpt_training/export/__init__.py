@@ -17,7 +17,7 @@ import torch
 import yaml
 
 from marlgpt_planner.actions import NAMES
-from marlgpt_planner.encoder import ENCODER_NAME, Encoder, layout_digest
+from marlgpt_planner.encoder import Encoder
 from marlgpt_planner.policy import MODEL_FORMAT, Policy, agreement, encoder_expectation
 from marlgpt_training.export import graph, observations
 from marlgpt_training.policies.model import ENV_NAME, environment_layout
@@ -63,16 +63,18 @@ def run_id(directory: Path) -> str:
 
 
 def metadata_for(layout: dict, config: dict, directory: Path) -> Dict[str, str]:
-    radius, history, neighbours = (int(layout[k]) for k in ("radius", "history", "neighbours"))
-    if layout.get("encoder") != ENCODER_NAME:
-        raise graph.ExportError(f"{directory}: trained on encoder {layout.get('encoder')}, "
-                                f"the planner runs {ENCODER_NAME}")
+    try:
+        encoder = Encoder.from_layout(np.zeros((1, 1), dtype=bool), layout)
+    except ValueError as exc:
+        raise graph.ExportError(f"{directory}: trained on a layout the planner cannot feed "
+                                f"({exc})") from None
+    if int(layout["num_tokens"]) != encoder.num_tokens:
+        raise graph.ExportError(f"{directory}: trained on {layout['num_tokens']} tokens, the "
+                                f"planner's encoder writes {encoder.num_tokens}")
     return {
         "marlgpt.format": MODEL_FORMAT, "env": ENV_NAME,
-        "encoder": str(layout["encoder"]), "encoder_version": str(layout["encoder_version"]),
-        "radius": str(radius), "history": str(history), "neighbours": str(neighbours),
-        "num_tokens": str(layout["num_tokens"]), "num_actions": str(len(NAMES)),
-        "layout_sha256": layout_digest(radius, history, neighbours),
+        **{key: str(value) for key, value in encoder.metadata.items()},
+        "num_actions": str(len(NAMES)), "layout_sha256": encoder.layout_digest,
         "actions": ",".join(NAMES), "run_id": run_id(directory),
         "config_hash": config_hash(config),
         "checkpoint_step": directory.name.split("-")[-1].lstrip("0") or "0",
@@ -103,8 +105,7 @@ def export_checkpoint(source: "str | Path", out: Path, num_observations: int = 2
     env_id = int(config["environments"][ENV_NAME]["env_id"])
     actor = graph.DeployedActor(model, layout["indices"], env_id, len(NAMES))
 
-    values, mask = observations.record(max(num_observations, 256), int(layout["radius"]),
-                                       int(layout["history"]), int(layout["neighbours"]), seed)
+    values, mask = observations.record(max(num_observations, 256), layout, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as tmp:
         staged = Path(tmp) / out.name
@@ -141,8 +142,7 @@ def check_parity(model, layout: dict, env_id: int, onnx_path: Path, values: np.n
                  mask: np.ndarray) -> Dict[str, float]:
     """ONNX Runtime (CPU, the planner's runtime) against torch on the same observations."""
     policy = Policy(onnx_path, backend="cpu", threads=1)
-    encoder = Encoder(np.zeros((1, 1), dtype=bool), int(layout["radius"]),
-                      int(layout["history"]), int(layout["neighbours"]))
+    encoder = Encoder.from_layout(np.zeros((1, 1), dtype=bool), layout)
     policy.check(encoder_expectation(encoder))
     reference = np.concatenate([torch_logits(model, layout, env_id, values[i:i + 256])
                                 for i in range(0, len(values), 256)])

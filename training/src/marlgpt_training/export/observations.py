@@ -6,19 +6,22 @@ in a compressed ``.npz`` that the robot side reads with numpy alone
 (:func:`marlgpt_planner.policy.load_observations`).
 """
 from pathlib import Path
-from typing import Tuple
+from typing import Mapping, Tuple
 
 import numpy as np
 
+from marlgpt_planner.encoder import Encoder
 from marlgpt_training.data.lifelong import GeneratorConfig, rollout
 
 
-def record(count: int, radius: int, history: int, neighbours: int,
-           seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """``count`` observations drawn from short expert episodes (mazes and random maps)."""
+def record(count: int, layout: Mapping, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """``count`` observations drawn from short expert episodes (mazes and random maps),
+    encoded with ``layout`` (a model's recorded token layout)."""
+    encoder = Encoder.from_layout(np.zeros((1, 1), dtype=bool), layout)
     config = GeneratorConfig(map_kinds=("mazes", "random"), sizes=(21, 33),
                              densities=(0.2, 0.3), agents=(16, 32), steps=64, seed=seed,
-                             radius=radius, history=history, neighbours=neighbours)
+                             radius=encoder.radius, history=encoder.history,
+                             neighbours=encoder.neighbours, ages=encoder.ages)
     values, masks, total, episode = [], [], 0, 0
     while total < count:
         record = rollout(config.spec(episode), config, tokens=True)

@@ -11,9 +11,10 @@
 """
 import numpy as np
 
-from marlgpt_planner.actions import DELTAS, NUM_ACTIONS, WAIT
+from marlgpt_planner.actions import NUM_ACTIONS, WAIT
 from marlgpt_planner.encoder import GridState
-from marlgpt_planner.grid import UNREACHABLE, neighbour_distances
+from marlgpt_planner.grid import UNREACHABLE, neighbour_distances, occupied_targets
+from marlgpt_planner.lookahead import pibt_scores
 from marlgpt_training.policies.base import Policy
 
 
@@ -24,25 +25,12 @@ class RandomPolicy(Policy):
         return self.rng.integers(0, NUM_ACTIONS, size=len(state.positions))
 
 
-def _occupied_targets(state: GridState, shape) -> np.ndarray:
-    """(N, 5) bool: the cell action a leads to is occupied by another agent now."""
-    height, width = shape
-    occupied = np.zeros((height + 2, width + 2), dtype=bool)
-    pos = np.asarray(state.positions)
-    occupied[pos[:, 0] + 1, pos[:, 1] + 1] = True
-    rows = pos[:, 0:1] + 1 + DELTAS[:, 0]
-    cols = pos[:, 1:2] + 1 + DELTAS[:, 1]
-    out = occupied[rows, cols]
-    out[:, WAIT] = False
-    return out
-
-
 class BfsPolicy(Policy):
     name = "bfs"
 
     def act(self, state: GridState) -> np.ndarray:
         dist = neighbour_distances(self.fields, state.positions, state.goals)
-        blocked = _occupied_targets(state, self.obstacles.shape)
+        blocked = occupied_targets(state.positions, self.obstacles.shape)
         shortens = dist[:, 1:] < dist[:, :1]
         has_move = shortens.any(axis=1)
         first = np.argmax(shortens, axis=1) + 1
@@ -54,10 +42,7 @@ class BfsPolicy(Policy):
     def preferences(self, state: GridState) -> np.ndarray:
         """Moves that shorten the path first (free cells before occupied ones), then wait,
         then moves away: under the collision shield this is plain PIBT."""
-        dist = neighbour_distances(self.fields, state.positions, state.goals).astype(np.float64)
-        scores = -dist - 0.25 * _occupied_targets(state, self.obstacles.shape)
-        scores[dist >= UNREACHABLE] = -np.inf
-        return scores
+        return pibt_scores(self.fields, state.positions, state.goals)
 
 
 class GreedyPolicy(Policy):
@@ -81,7 +66,7 @@ class GreedyPolicy(Policy):
         cost = dist - dist[:, :1]  # -1 closer, 0 sideways/wait, +1 away
         cost[:, WAIT] = self.wait_cost
         cost[dist >= UNREACHABLE] = np.inf
-        cost += self.occ * _occupied_targets(state, self.obstacles.shape)
+        cost += self.occ * occupied_targets(state.positions, self.obstacles.shape)
         cost += self.rng.uniform(0.0, 0.1, size=cost.shape)  # random tie-breaks
         stuck = self.waited >= self.patience
         if stuck.any():

@@ -20,16 +20,13 @@ class DeployedPolicy(Policy):
 
     def __init__(self, path: str, sample: bool = False, backend: str = "cpu") -> None:
         self.runtime = Runtime(path, backend=backend, threads=1, sample=sample)
-        metadata = self.runtime.metadata
-        self.radius = int(metadata["radius"])
-        self.history = int(metadata["history"])
-        self.neighbours = int(metadata["neighbours"])
+        self.radius = int(self.runtime.metadata["radius"])
 
     def reset(self, obstacles, num_agents, seed=0, fields: Optional[DistanceFields] = None) -> None:
         super().reset(obstacles, num_agents, seed, fields)
-        self.encoder = Encoder(obstacles, self.radius, self.history, self.neighbours,
-                               fields=self.fields)
         try:
+            self.encoder = Encoder.from_layout(obstacles, self.runtime.metadata,
+                                               fields=self.fields)
             self.runtime.check(encoder_expectation(self.encoder))
         except ModelError as exc:
             raise ValueError(str(exc)) from None

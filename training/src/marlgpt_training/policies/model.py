@@ -42,9 +42,10 @@ class ModelPolicy(Policy):
         torch.set_num_threads(1)
         self.model, config = checkpoint.load_model(path)
         layout = environment_layout(config, ENV_NAME, path)
-        if layout.get("encoder") != "pogema-ctg" or layout.get("encoder_version") != 1:
-            raise ValueError(f"{path}: trained with encoder {layout.get('encoder')} "
-                             f"v{layout.get('encoder_version')}, this evaluator has pogema-ctg v1")
+        try:
+            Encoder.from_layout(np.zeros((1, 1), dtype=bool), layout)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
         self.layout = layout
         self.radius = int(layout["radius"])
         self.env_id = int(config["environments"][ENV_NAME]["env_id"])
@@ -54,8 +55,7 @@ class ModelPolicy(Policy):
 
     def reset(self, obstacles, num_agents, seed=0, fields: Optional[DistanceFields] = None) -> None:
         super().reset(obstacles, num_agents, seed, fields)
-        self.encoder = Encoder(obstacles, self.radius, int(self.layout["history"]),
-                               int(self.layout["neighbours"]), fields=self.fields)
+        self.encoder = Encoder.from_layout(obstacles, self.layout, fields=self.fields)
         self.generator = torch.Generator().manual_seed(seed)
 
     @torch.no_grad()
