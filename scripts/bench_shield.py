@@ -27,6 +27,7 @@ def message_bytes(ranking) -> int:
     msg.robot_id, msg.step, msg.status = "robot12", 1234, PROPOSING
     msg.header.frame_id = "map"
     msg.ranking = list(ranking)
+    msg.map_digest = "0123456789abcdef/search=16"
     return len(serialize_message(msg))
 
 
@@ -67,7 +68,7 @@ def search_ms(robots: int, repeats: int, seed: int = 0) -> np.ndarray:
         positions, goals = free[picks[:robots]], free[picks[robots:2 * robots]]
         for goal in goals:  # the planner's fields are cached per goal across steps
             fields.padded(tuple(goal))
-        rankings = [list(rng.permutation(5)) for _ in range(robots)]
+        rankings = [list(rng.permutation(5)) for _ in range(robots)]  # illegal moves dropped
         ages = rng.integers(0, 50, robots)
         started = time.perf_counter()
         search_step(fields, positions, goals, rankings, ages, step)

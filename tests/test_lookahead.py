@@ -87,6 +87,17 @@ def test_an_agent_that_must_hold_holds_in_every_candidate() -> None:
         assert after[3].tolist() == positions[3].tolist()
 
 
+def test_moves_off_the_map_or_into_walls_from_a_ranking_are_dropped() -> None:
+    obstacles, positions, goals, rng = crowded(5, "mazes", 13, 20)
+    fields = DistanceFields(obstacles, pad=1)
+    rankings = [list(rng.permutation(5)) for _ in positions]  # some illegal moves
+    for step in range(6):
+        after = search_step(fields, positions, goals, rankings, np.arange(20), step,
+                            Search(candidates=6, horizon=3))
+        assert not obstacles[after[:, 0], after[:, 1]].any()
+        assert ((after >= 0) & (after < 13)).all()
+
+
 def test_pibt_rankings_prefer_shorter_paths_then_free_cells() -> None:
     grid = parse_grid("""
         .....
@@ -161,3 +172,47 @@ def test_marlgpt_eval_search_is_refereed_by_pogema_and_recorded(tmp_path) -> Non
                  "--max-instances", "1", "--workers", "1", "--no-progress",
                  "--json", str(out)]) == 0
     assert json.loads(out.read_text())["search"] == 4
+
+
+def _searched_fleet(digests, positions, goals, rankings, order_seed=0, search=8):
+    from marlgpt_planner.lockstep import ARRIVED, PROPOSING, Fleet, Report
+
+    ids = [f"robot{i}" for i in range(len(positions))]
+    fleet = Fleet(ids, resolution="shield", search=search)
+    order = np.random.default_rng(order_seed).permutation(len(ids))
+    for i in order:
+        cell = tuple(positions[i].tolist())
+        fleet.receive(Report(ids[i], 0, ARRIVED, cell, cell, tuple(goals[i].tolist())), 0.0)
+    fleet.start()
+    for i in order:
+        cell = tuple(positions[i].tolist())
+        fleet.receive(Report(ids[i], 1, PROPOSING, cell, cell, tuple(goals[i].tolist()),
+                             ranking=tuple(rankings[i]), map_digest=digests[i]), 0.0)
+    return fleet
+
+
+def test_a_searching_fleet_agrees_on_one_map_and_falls_back_on_two() -> None:
+    """Every planner reaches eval's searched step whatever order it hears the fleet in; a
+    proposal from a planner on another map turns the search off for that step."""
+    from marlgpt_planner.grid import grid_digest
+
+    obstacles, positions, goals, rng = crowded(3, "mazes", 13, 24)
+    fields = DistanceFields(obstacles, pad=1)
+    rankings = [list(rng.permutation(5)) for _ in positions]
+    rankings = [[a for a in r if a == WAIT or not _blocked(obstacles, p, a)]
+                for r, p in zip(rankings, positions)]
+    digest = grid_digest(obstacles)
+    expected = search_step(fields, positions, goals, rankings, np.zeros(24), 1,
+                           Search(candidates=8))
+    plain = shield(positions, rankings, np.zeros(24))
+    assert expected.tolist() != plain.tolist()  # the search changed this step
+    for order_seed in range(3):
+        fleet = _searched_fleet([digest] * 24, positions, goals, rankings, order_seed)
+        assert fleet.resolve(fields, digest).to_cells == [tuple(c) for c in expected.tolist()]
+        assert fleet.searched_steps == 1
+    other = [digest] * 23 + ["0123456789abcdef"]
+    for digests, mine in ((other, digest), ([digest] * 24, ""), ([""] * 24, "")):
+        fleet = _searched_fleet(digests, positions, goals, rankings)
+        assert fleet.resolve(fields, mine).to_cells == [tuple(c) for c in plain.tolist()]
+        assert fleet.searched_steps == 0
+    assert grid_digest(obstacles) == digest and grid_digest(~obstacles) != digest

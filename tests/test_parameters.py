@@ -123,6 +123,7 @@ def test_lists_and_strings_are_cleaned():
     ("fleet_protocol.startup_timeout", math.nan, "> 0"),
     ("fleet_protocol.heartbeat", True, "> 0"),
     ("fleet_protocol.resolution", "pibt", "one of soft, shield"),
+    ("fleet_protocol.search", 0, "an integer >= 1"),
     ("tick_rate", 0, "> 0"),
     ("fleet", ["a", "b", "a"], "distinct names"),
     ("robots", "r1", "list of distinct names"),

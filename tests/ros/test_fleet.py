@@ -91,9 +91,10 @@ def test_a_soft_rule_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scor
     assert Path(summary["animation"]).read_text().startswith("<svg")
 
 
-@pytest.mark.parametrize("path_weight", [0.0, 1.0])
+@pytest.mark.parametrize("path_weight, search", [(0.0, 1), (1.0, 1), (0.0, 16)],
+                         ids=["shield", "path-weight-1", "search-16"])
 def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env, monkeypatch,
-                                                                path_weight) -> None:
+                                                                path_weight, search) -> None:
     from marlgpt_planner.fleet_config import read_map
     from marlgpt_planner.grid import render_grid
     from marlgpt_training.benchmark.episode import run_episode
@@ -102,7 +103,8 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
 
     steps = 40
     shielded = dict(GREEDY, **{"fleet_protocol.resolution": "shield",
-                               "model.path_weight": path_weight})
+                               "model.path_weight": path_weight,
+                               "fleet_protocol.search": search})
     watched = {}
 
     def keep_steps(run, watcher):
@@ -117,7 +119,7 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
     instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
     trace = []
     offline = run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace,
-                          path_weight=path_weight)
+                          path_weight=path_weight, search=search)
     for step in range(1, steps + 1):
         msg = watched[step]
         fleet_cells = [[c.row, c.col] for c in msg.to_cells]
@@ -127,6 +129,8 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
     per_robot = [json.loads((tmp_path / "run" / f"robot{i}.stats.json").read_text())
                  ["goals_reached"][f"robot{i}"] for i in range(1, 5)]
     assert min(per_robot) >= 1, per_robot  # every robot reaches a goal: the policy moves
+    searched = json.loads((tmp_path / "run" / "robot1.stats.json").read_text())["searched_steps"]
+    assert (searched >= steps) if search > 1 else (searched == 0)
 
 
 @pytest.mark.parametrize("description", [
@@ -137,9 +141,10 @@ def test_every_pose_source_and_a_rotated_maze_give_the_same_steps(tmp_path, ros_
                                                                  monkeypatch,
                                                                  description) -> None:
     """Poses as AMCL (latched, only after 0.25 m), SLAM Toolbox (only after 0.5 m) or a
-    stream deliver them, and a maze at 30 degrees to the map: the fleet takes exactly the
-    steps of ``marlgpt eval --resolution shield`` (which the default TF, axis-aligned fleet
-    takes too: test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield)."""
+    stream deliver them, and a maze at 30 degrees to the map: the fleet (default rollout
+    search, 16 candidates) takes exactly the steps of ``marlgpt eval --resolution shield
+    --search 16`` (which the default TF, axis-aligned fleet takes too:
+    test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield)."""
     from marlgpt_planner.fleet_config import read_map
     from marlgpt_planner.grid import render_grid
     from marlgpt_training.benchmark.episode import run_episode
@@ -158,7 +163,7 @@ def test_every_pose_source_and_a_rotated_maze_give_the_same_steps(tmp_path, ros_
     assert summary["goals_reached"] >= 1
     instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
     trace = []
-    run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace)
+    run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace, search=16)
     for step in range(1, steps + 1):
         fleet_cells = [[c.row, c.col] for c in watched[step].to_cells]
         assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"

@@ -5,6 +5,7 @@ Distances are 4-connected path lengths around obstacles; cells that cannot reach
 ``UNREACHABLE``. Fields are cached per goal, since in lifelong MAPF every agent asks for the
 field of its current goal at every step and goals change only when reached.
 """
+import hashlib
 from collections import OrderedDict
 from typing import Callable, Optional, Tuple
 
@@ -172,3 +173,10 @@ def occupied_targets(positions: np.ndarray, shape: Tuple[int, int]) -> np.ndarra
     out = occupied[pos[:, 0:1] + 1 + DELTAS[:, 0], pos[:, 1:2] + 1 + DELTAS[:, 1]]
     out[:, 0] = False
     return out
+
+
+def grid_digest(obstacles: np.ndarray) -> str:
+    """A short digest of an obstacle grid (its shape and cells): planners compare maps by it."""
+    grid = np.ascontiguousarray(obstacles, dtype=bool)
+    text = f"{grid.shape[0]}x{grid.shape[1]}:".encode() + np.packbits(grid).tobytes()
+    return hashlib.sha256(text).hexdigest()[:16]

@@ -26,6 +26,8 @@ import numpy as np
 
 from marlgpt_planner.actions import WAIT, between, moves
 from marlgpt_planner.encoder import GridState
+from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.lookahead import Search, search_step
 from marlgpt_planner.shield import RESOLUTIONS, GoalAges, clean_ranking, shield
 from marlgpt_planner.soft_rule import resolve
 
@@ -48,6 +50,7 @@ class Report(NamedTuple):
     goal: Cell
     goals_reached: int = 0
     ranking: Tuple[int, ...] = ()
+    map_digest: str = ""
 
 
 class Outcome(NamedTuple):
@@ -71,16 +74,22 @@ class Fleet:
         startup_timeout: the same before the first step (planners start at their own pace).
         resolution: ``soft`` or ``shield`` (see the module doc); every planner of a fleet
             must use the same.
+        search: with the shield, candidate steps of the rollout search
+            (:mod:`marlgpt_planner.lookahead`; 1: none); every planner must use the same.
     """
 
     def __init__(self, robot_ids: Sequence[str], lost_after: float = 5.0,
-                 startup_timeout: float = 60.0, resolution: str = "soft") -> None:
+                 startup_timeout: float = 60.0, resolution: str = "soft",
+                 search: int = 1) -> None:
         if len(set(robot_ids)) != len(robot_ids) or not robot_ids:
             raise ValueError(f"robot ids must be unique and non-empty, got {list(robot_ids)}")
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
                              f"got {resolution!r}")
         self.resolution = resolution
+        self.search = Search(candidates=int(search)).check()
+        #: Steps the rollout search chose (the rest were plain shielded or soft steps).
+        self.searched_steps = 0
         self.ages = GoalAges()
         self.age: Dict[str, int] = {}
         self.order = list(robot_ids)
@@ -167,9 +176,12 @@ class Fleet:
     def can_resolve(self) -> bool:
         return self._started == self.step and not self.waiting_for_proposals()
 
-    def resolve(self) -> Outcome:
+    def resolve(self, fields: Optional[DistanceFields] = None, map_digest: str = "") -> Outcome:
         """Settle step ``self.step``'s proposals (soft rule or shield) and advance to the next
-        step."""
+        step. With ``search`` > 1 the shield searches over ``fields`` (this planner's grid,
+        lost robots' cells closed) when every proposal names ``map_digest``, the digest of
+        that grid's map: planners on different maps could search their way to different
+        steps, so then the plain shielded step is taken."""
         if not self.can_resolve():
             raise RuntimeError(f"step {self.step} cannot resolve yet: waiting for "
                                f"{self.waiting_for_proposals()}")
@@ -191,7 +203,16 @@ class Fleet:
             rankings = [clean_ranking(p.ranking) or [between(cell, target), WAIT]
                         for p, cell, target in zip(proposals, start, intended)]
             ages = [self.age.get(r, 0) for r in ids] + [-1] * len(blockers)
-            after = shield(positions, rankings + [[WAIT]] * len(blockers), ages)
+            if self._can_search(fields, map_digest, proposals, blockers):
+                goals = np.array([self.goals[r] for r in ids], dtype=np.int64).reshape(-1, 2)
+                closed = fields.obstacles[goals[:, 0], goals[:, 1]]  # as the encoder does
+                goals[closed] = np.array(start, dtype=np.int64).reshape(-1, 2)[closed]
+                live = search_step(fields, positions[:len(ids)], goals, rankings,
+                                   ages[:len(ids)], self.step, self.search)
+                after = np.concatenate([live, positions[len(ids):]])
+                self.searched_steps += 1
+            else:
+                after = shield(positions, rankings + [[WAIT]] * len(blockers), ages)
             moved = (after != positions).any(axis=1)
         else:
             targets = np.array(intended + blockers, dtype=np.int64).reshape(-1, 2)
@@ -203,6 +224,18 @@ class Fleet:
         self._forget(self.step - 1)
         self.step += 1
         return outcome
+
+    def _can_search(self, fields: Optional[DistanceFields], map_digest: str,
+                    proposals: Sequence[Report], blockers: Sequence[Cell]) -> bool:
+        """Search only on a grid every proposal agrees on, in which lost robots' cells are
+        closed (so no searched step can enter one)."""
+        if self.search.candidates == 1 or fields is None or not map_digest:
+            return False
+        if any(p.map_digest != map_digest for p in proposals):
+            return False
+        rows, cols = fields.shape
+        return all(0 <= r < rows and 0 <= c < cols and fields.obstacles[r, c]
+                   for r, c in blockers)
 
     def end_cell(self, robot: str, step: int) -> Optional[Cell]:
         """Where ``robot`` reported ending ``step`` (None while it has not)."""

@@ -20,6 +20,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from marlgpt_planner.actions import DELTAS
 from marlgpt_planner.grid import (
     UNREACHABLE,
     DistanceFields,
@@ -112,6 +113,13 @@ def search_step(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray
     goals = np.asarray(goals, dtype=np.int64).reshape(-1, 2)
     if search.candidates == 1 or search.horizon == 1 or len(positions) == 0:
         return shield(positions, rankings, ages)
+    # Rankings come over the network: moves onto obstacles or off the map are dropped.
+    free = ~np.pad(fields.obstacles, 1, constant_values=True)
+    targets = positions[:, None, :] + DELTAS[None, :, :] + 1
+    legal = free[targets[..., 0], targets[..., 1]]
+    legal[:, 0] = True
+    rankings = [[a for a in ranking if 0 <= a < len(DELTAS) and legal[i, a]]
+                for i, ranking in enumerate(rankings)]
     best_step, best = None, -np.inf
     # PIBT's order over the moves each agent's ranking allows (one that must hold stays put).
     alternative = [[a for a in pibt if a in set(own)] for pibt, own in

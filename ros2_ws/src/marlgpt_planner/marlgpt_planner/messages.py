@@ -27,9 +27,12 @@ def cell_msg(cell) -> CellMsg:
     return CellMsg(row=int(cell[0]), col=int(cell[1]))
 
 
-def robot_state(robot: Robot, effect: Publish, frame: str, stamp) -> RobotState:
-    """The RobotState a :class:`~marlgpt_planner.robot.Publish` effect asks for."""
+def robot_state(robot: Robot, effect: Publish, frame: str, stamp,
+                map_digest: str = "") -> RobotState:
+    """The RobotState a :class:`~marlgpt_planner.robot.Publish` effect asks for, naming the
+    grid its planner resolves on (``map_digest``)."""
     msg = RobotState()
+    msg.map_digest = map_digest
     msg.header.stamp, msg.header.frame_id = stamp, frame
     msg.robot_id, msg.step, msg.status = robot.id, effect.step, effect.status
     msg.action, msg.ranking = effect.action, list(effect.ranking)
@@ -47,7 +50,7 @@ def report(msg: RobotState) -> lockstep.Report:
                            (msg.current_cell.row, msg.current_cell.col),
                            (msg.intended_cell.row, msg.intended_cell.col),
                            (msg.goal_cell.row, msg.goal_cell.col), msg.goals_reached,
-                           tuple(int(a) for a in msg.ranking))
+                           tuple(int(a) for a in msg.ranking), msg.map_digest)
 
 
 def fleet_step(outcome: lockstep.Outcome, stamp) -> FleetStep:

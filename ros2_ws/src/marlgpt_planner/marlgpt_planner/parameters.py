@@ -36,6 +36,7 @@ PARAMETERS: Tuple[Tuple[str, Any], ...] = (
     ("nav.step_timeout", 20.0),
     ("fleet_protocol.lost_after", 5.0), ("fleet_protocol.startup_timeout", 60.0),
     ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", "shield"),
+    ("fleet_protocol.search", 16),
     ("fleet_protocol.state_topic", "/fleet/state"), ("fleet_protocol.step_topic", "/fleet/step"),
     ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 20.0),
 )
@@ -223,6 +224,7 @@ RULES: Dict[str, Rule] = {
     "fleet_protocol.startup_timeout": _POSITIVE,
     "fleet_protocol.heartbeat": _POSITIVE,
     "fleet_protocol.resolution": choice(RESOLUTIONS),
+    "fleet_protocol.search": integer(1),
     "fleet_protocol.state_topic": text(),
     "fleet_protocol.step_topic": text(),
     "markers_topic": text(),

@@ -29,7 +29,7 @@ from marlgpt_planner import lockstep, markers, messages
 from marlgpt_planner.actions import WAIT
 from marlgpt_planner.decisions import Decider
 from marlgpt_planner.goals import Goals, goal_problem
-from marlgpt_planner.grid import parse_grid
+from marlgpt_planner.grid import grid_digest, parse_grid
 from marlgpt_planner.lattice import Lattice, MapError
 from marlgpt_planner.nav_client import NavigationClient
 from marlgpt_planner.parameters import PARAMETERS, robots_and_fleet, validate
@@ -67,13 +67,15 @@ class PlannerNode(Node):
                                p["lattice.yaw"])
         self.fleet = lockstep.Fleet(fleet, lost_after=p["fleet_protocol.lost_after"],
                                     startup_timeout=p["fleet_protocol.startup_timeout"],
-                                    resolution=p["fleet_protocol.resolution"])
+                                    resolution=p["fleet_protocol.resolution"],
+                                    search=p["fleet_protocol.search"])
         self.policy = Policy(p["model.path"], backend=p["model.backend"],
                              threads=p["model.threads"], sample=p["model.sample"],
                              seed=p["model.seed"])
         self.decider = Decider(self.policy, p["model.path_weight"])
         self.decider.check((self.lattice.rows, self.lattice.cols))  # before joining the fleet
         self.obstacles: Optional[np.ndarray] = None
+        self.map_digest = ""  # of self.obstacles: proposals carry it (the search needs one map)
         self._lost_seen: Tuple[str, ...] = ()
         self.stats: Dict[str, List[float]] = {"decision_ms": [], "pipeline_ms": []}
         self._step_ready_at: Optional[float] = None
@@ -149,6 +151,9 @@ class PlannerNode(Node):
         self.get_logger().info(f"coarse grid from {source}: {int(obstacles.sum())} of "
                                f"{obstacles.size} cells blocked")
         self.obstacles = obstacles
+        # The search setting rides along: a planner searching differently (or not at all)
+        # makes the others take the plain shielded step, which every planner computes alike.
+        self.map_digest = f"{grid_digest(obstacles)}/search={self.fleet.search.candidates}"
         self._map_changed()
 
     def _map_changed(self) -> None:
@@ -275,7 +280,9 @@ class PlannerNode(Node):
                 self._step_ready_at = now
             self._propose()
         if self.fleet.can_resolve():
-            self._execute(self.fleet.resolve(), now)
+            encoder = self.decider.encoder  # this step's grid, lost robots' cells closed
+            self._execute(self.fleet.resolve(None if encoder is None else encoder.fields,
+                                             self.map_digest), now)
 
     def _leader_end(self, robot: Robot) -> Optional[tuple]:
         if robot.leader in self.fleet.lost:
@@ -342,7 +349,7 @@ class PlannerNode(Node):
 
     def _publish(self, driver: Driver, effect: Publish) -> None:
         msg = messages.robot_state(driver.robot, effect, self.params["nav.frame"],
-                                   self.get_clock().now().to_msg())
+                                   self.get_clock().now().to_msg(), self.map_digest)
         driver.recent[effect.step, effect.status] = msg
         driver.published_at = time.monotonic()
         for key in [k for k in driver.recent if k[0] < effect.step - 1]:
@@ -370,6 +377,7 @@ class PlannerNode(Node):
         if not self.params["stats_file"]:
             return
         data = {"robots": list(self.drivers), "steps": self.fleet.step - 1,
+                "searched_steps": self.fleet.searched_steps,
                 "goals_reached": {d.robot.id: d.robot.goals.reached
                                   for d in self.drivers.values()},
                 "lost": list(self.fleet.lost), "errors": self.fault[0] if self.fault else "",

@@ -93,7 +93,8 @@ def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
                           np.array(ages.update(range(len(goals)), goals)))
         planned = None
         if resolution == "shield":
-            planned = shielded_step(policy, state, fields, path_weight, search, steps)
+            # Seeded by the step number as the fleet counts steps (from 1).
+            planned = shielded_step(policy, state, fields, path_weight, search, steps + 1)
             actions = moves(positions, planned)
         else:
             actions = policy.act(state)
