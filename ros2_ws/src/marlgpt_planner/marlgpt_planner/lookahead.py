@@ -6,14 +6,15 @@ shielded step first, then shielded steps with every agent's priority jittered by
 ``jitter`` (PIBT then serves the agents in another order), every other one over the policy's
 rankings and the rest over plain PIBT's (moves by the path length they leave, free cells
 first; only moves the policy's ranking allows), so the search weighs the policy's ideas
-against PIBT's own. Each candidate is rolled
-out ``horizon - 1`` more steps of plain PIBT and scored as the expert scores its candidates:
-the path length every agent gains at best within the window, plus ``horizon - t`` for an
-agent that arrives at step t (after which it yields). The best candidate wins, the plain step
+against PIBT's own. Each candidate is rolled out ``horizon - 1`` more steps of plain PIBT and
+scored as the expert scores its candidates: the path length every agent gains at best within
+the window, plus ``horizon - t`` for an agent that arrives at step t (after which it yields). The best candidate wins, the plain step
 on ties, so the search changes the policy's step only when its rollout says the change pays.
 
-Everything is a function of the positions, goals, rankings, goal ages and a seed (the step
-number), so every robot of a fleet that receives the same proposals computes the same step.
+Everything is a function of the map, the positions, goals, rankings, goal ages and a seed (the
+step number), so every planner of a fleet that has the same map and receives the same
+proposals computes the same step (:meth:`marlgpt_planner.lockstep.Fleet.resolve` checks the
+map).
 Pure Python + numpy, Python >= 3.8.
 """
 from typing import List, NamedTuple, Optional, Sequence, Tuple
