@@ -8,8 +8,9 @@ rankings and the rest over plain PIBT's (moves by the path length they leave, fr
 first; only moves the policy's ranking allows), so the search weighs the policy's ideas
 against PIBT's own. Each candidate is rolled out ``horizon - 1`` more steps of plain PIBT and
 scored as the expert scores its candidates: the path length every agent gains at best within
-the window, plus ``horizon - t`` for an agent that arrives at step t (after which it yields). The best candidate wins, the plain step
-on ties, so the search changes the policy's step only when its rollout says the change pays.
+the window, plus ``horizon - t`` for an agent that arrives at step t (after which it yields).
+The best candidate wins, the plain step on ties, so the search changes the policy's step only
+when its rollout says the change pays.
 
 Everything is a function of the map, the positions, goals, rankings, goal ages and a seed (the
 step number), so every planner of a fleet that has the same map and receives the same
