@@ -77,7 +77,8 @@ def test_a_soft_rule_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scor
 
     steps = 40
     soft = dict(GREEDY, **{"fleet_protocol.resolution": "soft"})
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps, robots=4, planner=soft)
+    # Two steps more than compared, so the simulator has checked every compared step.
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps + 2, robots=4, planner=soft)
     assert summary["collisions"] == {"vertex": 0, "swap": 0, "total": 0}
     pogema = summary["pogema"]
     assert pogema["lockstep"] and pogema["checked_steps"] >= steps
