@@ -132,6 +132,11 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
     assert min(per_robot) >= 1, per_robot  # every robot reaches a goal: the policy moves
     searched = json.loads((tmp_path / "run" / "robot1.stats.json").read_text())["searched_steps"]
     assert (searched >= steps) if search > 1 else (searched == 0)
+    if search > 1:  # the search really changed the fleet's steps (35 of 40 here)
+        plain = []
+        run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=plain,
+                    path_weight=path_weight)
+        assert sum(a.tolist() != b.tolist() for a, b in zip(plain, trace)) >= steps // 2
 
 
 @pytest.mark.parametrize("description", [

@@ -119,7 +119,6 @@ class Encoder:
         self._ctg_scale = float(2 * radius)
         self._ego_start = self._window ** 2
         self._nb_start = self._ego_start + 4 + 3 + 2 * history + int(self.ages)
-        self._walled = np.pad(self.fields.obstacles, 1, constant_values=True)
 
     @classmethod
     def from_layout(cls, obstacles: np.ndarray, layout: Mapping,
@@ -186,8 +185,7 @@ class Encoder:
         # Which moves shorten each agent's path, and which actions stay on the map.
         dist5 = neighbour_distances(self.fields, positions, goals)
         shortens = (dist5[:, 1:] < dist5[:, :1]).astype(np.float32)
-        action_mask = np.ones((n, NUM_ACTIONS), dtype=bool)
-        action_mask[:, 1:] = self._free_moves(positions)
+        action_mask = self.fields.free_moves(positions)
         moves = DELTAS[history[:, :self.history]].astype(np.float32)  # (N, H, 2)
 
         e = self._ego_start
@@ -204,12 +202,6 @@ class Encoder:
         if self.neighbours:
             values[:, self._nb_start:] = self._neighbour_values(positions, shortens, moves, ages)
         return Observation(values=values, action_mask=action_mask)
-
-    def _free_moves(self, positions: np.ndarray) -> np.ndarray:
-        """(N, 4) bool: up/down/left/right lands on a free cell of the map."""
-        rows = positions[:, 0:1] + 1 + DELTAS[1:, 0]
-        cols = positions[:, 1:2] + 1 + DELTAS[1:, 1]
-        return ~self._walled[rows, cols]
 
     def _neighbour_values(self, positions: np.ndarray, shortens: np.ndarray,
                           moves: np.ndarray, ages: Optional[np.ndarray]) -> np.ndarray:

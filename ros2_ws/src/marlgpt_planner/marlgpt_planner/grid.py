@@ -105,6 +105,7 @@ class DistanceFields:
         self.pad = int(pad)
         self.max_fields = int(max_fields)
         self._table = neighbour_table(self.obstacles)
+        self._walled = np.pad(self.obstacles, 1, constant_values=True)
         self._cache: OrderedDict = OrderedDict()
         self.computed = 0
 
@@ -137,6 +138,14 @@ class DistanceFields:
         p = self.pad
         padded = self.padded(goal)
         return padded[p:padded.shape[0] - p, p:padded.shape[1] - p] if p else padded
+
+    def free_moves(self, positions: np.ndarray) -> np.ndarray:
+        """(N, 5) bool: action a from each position lands on a free cell of the map (waiting
+        always does)."""
+        pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
+        out = ~self._walled[pos[:, 0:1] + 1 + DELTAS[:, 0], pos[:, 1:2] + 1 + DELTAS[:, 1]]
+        out[:, 0] = True
+        return out
 
     def distance(self, cell: Cell, goal: Cell) -> int:
         p = self.pad

@@ -49,27 +49,32 @@ class Search(NamedTuple):
         return self
 
 
-def pibt_scores(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+def pibt_scores(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray,
+                dist: Optional[np.ndarray] = None) -> np.ndarray:
     """(N, 5) scores whose :func:`marlgpt_planner.shield.rank` is plain PIBT's order: moves by
     the path length they leave, a cell another agent stands on after a free one of the same
-    length, then action order; moves onto obstacles or off the map score ``-inf``."""
-    dist = neighbour_distances(fields, positions, goals).astype(np.float64)
+    length, then action order; moves onto obstacles or off the map score ``-inf``. ``dist``:
+    the positions' :func:`~marlgpt_planner.grid.neighbour_distances`, if already known."""
+    if dist is None:
+        dist = neighbour_distances(fields, positions, goals)
+    dist = np.asarray(dist, dtype=np.float64)
     scores = -dist - 0.25 * occupied_targets(positions, fields.shape)
     scores[dist >= UNREACHABLE] = -np.inf
     return scores
 
 
-def pibt_rankings(fields: DistanceFields, positions: np.ndarray,
-                  goals: np.ndarray) -> List[List[int]]:
+def pibt_rankings(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray,
+                  dist: Optional[np.ndarray] = None) -> List[List[int]]:
     """Plain PIBT's rankings (:func:`pibt_scores`)."""
-    return rank(pibt_scores(fields, positions, goals))
+    return rank(pibt_scores(fields, positions, goals, dist))
 
 
 def rollout_score(fields: DistanceFields, start: np.ndarray, first: np.ndarray,
                   goals: np.ndarray, priorities: np.ndarray, horizon: int) -> float:
     """Progress of the joint step ``start -> first`` followed by ``horizon - 1`` PIBT steps."""
     d_start = neighbour_distances(fields, start, goals)[:, 0].astype(np.int64)
-    best = neighbour_distances(fields, first, goals)[:, 0].astype(np.int64)
+    around = neighbour_distances(fields, first, goals)  # read for the ranking and the score
+    best = around[:, 0].astype(np.int64)
     prio = np.asarray(priorities, dtype=np.float64).copy()
     arrived = best == 0
     bonus = float(horizon * arrived.sum())
@@ -77,8 +82,9 @@ def rollout_score(fields: DistanceFields, start: np.ndarray, first: np.ndarray,
     positions = first
     for t in range(1, horizon):
         prio += 1.0
-        positions = shield(positions, pibt_rankings(fields, positions, goals), prio)
-        dist = neighbour_distances(fields, positions, goals)[:, 0].astype(np.int64)
+        positions = shield(positions, pibt_rankings(fields, positions, goals, around), prio)
+        around = neighbour_distances(fields, positions, goals)
+        dist = around[:, 0].astype(np.int64)
         newly = (dist == 0) & (best > 0)
         bonus += (horizon - t) * float(newly.sum())
         prio[newly] = -1.0 - t
@@ -116,16 +122,14 @@ def search_step(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray
     if search.candidates == 1 or search.horizon == 1 or len(positions) == 0:
         return shield(positions, rankings, ages)
     # Rankings come over the network: moves onto obstacles or off the map are dropped.
-    free = ~np.pad(fields.obstacles, 1, constant_values=True)
-    targets = positions[:, None, :] + DELTAS[None, :, :] + 1
-    legal = free[targets[..., 0], targets[..., 1]]
-    legal[:, 0] = True
+    legal = fields.free_moves(positions)
     rankings = [[a for a in ranking if 0 <= a < len(DELTAS) and legal[i, a]]
                 for i, ranking in enumerate(rankings)]
-    best_step, best = None, -np.inf
     # PIBT's order over the moves each agent's ranking allows (one that must hold stays put).
-    alternative = [[a for a in pibt if a in set(own)] for pibt, own in
-                   zip(pibt_rankings(fields, positions, goals), rankings)]
+    allowed = [set(own) for own in rankings]
+    alternative = [[a for a in pibt if a in ok] for pibt, ok in
+                   zip(pibt_rankings(fields, positions, goals), allowed)]
+    best_step, best = None, -np.inf
     for step, priorities in candidate_steps(positions, rankings, ages, seed, search,
                                             alternative):
         score = rollout_score(fields, positions, step, goals, priorities, search.horizon)

@@ -77,9 +77,11 @@ class EvalReport:
         algorithms = sorted(self.references)
         label = Path(self.policy).name if "/" in self.policy else self.policy
         if self.resolution != "soft":
-            extras = [self.resolution] + ([f"path {self.path_weight:g}"] if self.path_weight
-                                          else []) + ([f"search {self.search}"]
-                                                      if self.search > 1 else [])
+            extras = [self.resolution]
+            if self.path_weight:
+                extras.append(f"path {self.path_weight:g}")
+            if self.search > 1:
+                extras.append(f"search {self.search}")
             label += f" ({', '.join(extras)})"
         head = ["agents", "instances", label] + algorithms
         rows = []
