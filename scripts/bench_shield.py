@@ -1,14 +1,16 @@
 """What the collision shield costs a fleet per step: bytes on the wire and milliseconds.
 
 Usage: scripts/run python scripts/bench_shield.py [--robots 8,32,64] [--repeats 200]
+                                                  [--candidates 16]
 
 For each fleet size: the serialized size of one RobotState proposal with and without its
 ranking (every robot sends one per step, so the fleet's extra traffic per step is robots x the
 difference), and the time one planner needs to resolve a whole step with the soft rule and
 with the shield (``lockstep.Fleet.resolve`` on crowded random states of a 33 x 33 grid with
 every robot ranking all five actions), as p50 / p99 over ``--repeats`` steps. Then the rollout
-search (``lookahead.search_step``, 16 candidates x 6 steps) over the same kind of step on a
-33 x 33 grid with a fifth of its cells walls, each robot with its own goal.
+search (``lookahead.search_step``, 16 candidates x 6 steps, or each ``--candidates`` count)
+over the same kind of step on a 33 x 33 grid with a fifth of its cells walls, each robot with
+its own goal.
 """
 import argparse
 import time
@@ -54,9 +56,9 @@ def resolve_ms(robots: int, resolution: str, repeats: int, seed: int = 0) -> np.
     return np.array(out)
 
 
-def search_ms(robots: int, repeats: int, seed: int = 0) -> np.ndarray:
+def search_ms(robots: int, repeats: int, candidates: int = 16, seed: int = 0) -> np.ndarray:
     from marlgpt_planner.grid import DistanceFields
-    from marlgpt_planner.lookahead import search_step
+    from marlgpt_planner.lookahead import Search, search_step
 
     rng = np.random.default_rng(seed)
     obstacles = rng.random((33, 33)) < 0.2
@@ -71,7 +73,7 @@ def search_ms(robots: int, repeats: int, seed: int = 0) -> np.ndarray:
         rankings = [list(rng.permutation(5)) for _ in range(robots)]  # illegal moves dropped
         ages = rng.integers(0, 50, robots)
         started = time.perf_counter()
-        search_step(fields, positions, goals, rankings, ages, step)
+        search_step(fields, positions, goals, rankings, ages, step, Search(candidates))
         out.append((time.perf_counter() - started) * 1e3)
     return np.array(out)
 
@@ -80,19 +82,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--robots", default="8,32,64")
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--candidates", default="16",
+                        help="search candidate counts to time, comma-separated (default: 16)")
     args = parser.parse_args()
+    counts = [int(c) for c in args.candidates.split(",")]
     plain, ranked = message_bytes([]), message_bytes(range(5))
     print(f"RobotState proposal: {plain} bytes soft, {ranked} bytes with a 5-action ranking "
           f"(+{ranked - plain} per robot per step)")
-    print("robots  extra bytes/step  soft p50/p99 ms  shield p50/p99 ms  search p50/p99 ms")
+    print("robots  extra bytes/step  soft p50/p99 ms  shield p50/p99 ms  "
+          + "  ".join(f"search {c} p50/p99 ms" for c in counts))
     for robots in [int(r) for r in args.robots.split(",")]:
         soft = resolve_ms(robots, "soft", args.repeats)
         shielded = resolve_ms(robots, "shield", args.repeats)
-        searched = search_ms(robots, max(1, args.repeats // 10))
+        searched = [search_ms(robots, max(1, args.repeats // 10), c) for c in counts]
         print(f"{robots:>6}  {robots * (ranked - plain):>16}  "
               f"{np.percentile(soft, 50):6.3f} / {np.percentile(soft, 99):6.3f}  "
               f"{np.percentile(shielded, 50):8.3f} / {np.percentile(shielded, 99):6.3f}  "
-              f"{np.percentile(searched, 50):8.1f} / {np.percentile(searched, 99):6.1f}")
+              + "  ".join(f"{np.percentile(ms, 50):11.1f} / {np.percentile(ms, 99):6.1f}"
+                          for ms in searched))
 
 
 if __name__ == "__main__":

@@ -121,3 +121,13 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, capsys, content, message) -> 
     assert err.startswith("marlgpt compare: ") and message in err and "\n" not in err
     with pytest.raises(ValueError):
         load_result(bad)
+
+
+def test_the_label_names_resolution_search_and_decoding() -> None:
+    from marlgpt_training.benchmark.compare import describe
+
+    searched = dict(result({8: [0.4]}, policy="out/m.onnx"), search=16)
+    assert describe(searched) == "m.onnx (shield, search 16)"
+    assert describe(dict(searched, search=1)) == "m.onnx (shield)"
+    assert describe(dict(result({8: [0.4]}, policy="bfs", resolution="soft"), sample=True)) \
+        == "bfs (soft, sampled)"

@@ -88,9 +88,11 @@ def _by_instance(result: dict) -> Dict[Tuple[str, int], float]:
 
 
 def describe(result: dict) -> str:
-    """The policy as the result names it, with its resolution rule and decoding."""
+    """The policy as the result names it, with its resolution rule, search and decoding."""
     policy = Path(str(result.get("policy", "?"))).name
     how = [str(result["resolution"])] if result.get("resolution") else []
+    if int(result.get("search") or 1) > 1:
+        how.append(f"search {int(result['search'])}")
     if result.get("sample"):
         how.append("sampled")
     return f"{policy} ({', '.join(how)})" if how else policy
