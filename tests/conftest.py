@@ -1,5 +1,6 @@
 """Shared fixtures: an exclusive ROS_DOMAIN_ID per test and an environment for peer processes."""
 import fcntl
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -8,6 +9,10 @@ from typing import Dict, Iterator
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: The POGEMA benchmark's map sets, beside the repository (not part of it).
+SHARED_SETS = REPO.parent / "shared" / "benchmarks" / "pogema-lmapf"
+needs_shared_sets = pytest.mark.skipif(not SHARED_SETS.is_dir(),
+                                       reason=f"no benchmark sets at {SHARED_SETS}")
 
 # Fast DDS maps a domain id to UDP ports; ids 1..100 keep every port in the safe range on Linux.
 _DOMAIN_IDS = range(1, 101)
@@ -78,3 +83,22 @@ def model_with_metadata(out: Path, key: str, value: str, source: Path = SHIPPED_
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out))
     return out
+
+
+def tiny_map_set(root: Path) -> Path:
+    """A map set in the benchmark's format: 3 small maps, 2 agent counts, 32 steps."""
+    root.mkdir(parents=True, exist_ok=True)
+    maps = {"m0": "......\n.##.#.\n......\n.#.##.\n......",
+            "m1": "..#...\n......\n.#..#.\n...#..\n......",
+            "m2": "......\n.#.#..\n......\n..#.#.\n......"}
+    (root / "maps.yaml").write_text("".join(f'"{k}": |-\n  ' + v.replace("\n", "\n  ") + "\n"
+                                            for k, v in maps.items()))
+    (root / "tiny-lmapf.yaml").write_text(
+        "environment:\n  collision_system: soft\n  map_name:\n    grid_search: [m0, m1, m2]\n"
+        "  max_episode_steps: 32\n  num_agents:\n    grid_search: [2, 6]\n"
+        "  observation_type: POMAPF\n  on_target: restart\n  seed: 0\n")
+    (root / "reference-results").mkdir(exist_ok=True)
+    rows = [{"metrics": {"avg_throughput": 0.25}, "algorithm": "Ref",
+             "env_grid_search": {"num_agents": n, "map_name": m}} for n in (2, 6) for m in maps]
+    (root / "reference-results/Ref.json").write_text(json.dumps(rows))
+    return root

@@ -9,14 +9,12 @@ from marlgpt_training.benchmark.evaluate import EvalReport, evaluate
 from marlgpt_training.benchmark.mapset import Instance, MapSet
 from marlgpt_training.cli import main
 from marlgpt_training.policies import make_policy
-from tests.conftest import REPO
+from tests.conftest import SHARED_SETS, needs_shared_sets, tiny_map_set
 
-SHARED = REPO.parent / "shared/benchmarks/pogema-lmapf"
-SETS = [SHARED / "01-random", SHARED / "02-mazes"]
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"no benchmark sets at {SHARED}")
+SETS = [SHARED_SETS / "01-random", SHARED_SETS / "02-mazes"]
 
 
-@needs_shared
+@needs_shared_sets
 @pytest.mark.parametrize("set_dir", SETS, ids=lambda p: p.name)
 def test_harness_reproduces_the_scenario_starts_and_goals(set_dir: Path) -> None:
     map_set = MapSet.load(set_dir)
@@ -53,7 +51,7 @@ def test_pogema_metric_equals_counted_goals_over_steps(policy: str) -> None:
 
 
 def test_baselines_are_ordered_on_a_small_set(tmp_path: Path) -> None:
-    map_set = MapSet.load(_tiny_set(tmp_path))
+    map_set = MapSet.load(tiny_map_set(tmp_path))
     scores = {p: evaluate(map_set, p, workers=1, progress=False).score
               for p in ("random", "bfs", "greedy")}
     assert scores["random"] < scores["bfs"] <= scores["greedy"] + 1e-9, scores
@@ -76,27 +74,8 @@ def test_report_aggregates_like_the_benchmark() -> None:
     assert "n/a" in report.table() and "RHCR" in report.table()
 
 
-def _tiny_set(root: Path) -> Path:
-    """A map set in the benchmark's format: 3 small maps, 2 agent counts, 32 steps."""
-    root.mkdir(parents=True, exist_ok=True)
-    maps = {"m0": "......\n.##.#.\n......\n.#.##.\n......",
-            "m1": "..#...\n......\n.#..#.\n...#..\n......",
-            "m2": "......\n.#.#..\n......\n..#.#.\n......"}
-    (root / "maps.yaml").write_text("".join(f'"{k}": |-\n  ' + v.replace("\n", "\n  ") + "\n"
-                                            for k, v in maps.items()))
-    (root / "tiny-lmapf.yaml").write_text(
-        "environment:\n  collision_system: soft\n  map_name:\n    grid_search: [m0, m1, m2]\n"
-        "  max_episode_steps: 32\n  num_agents:\n    grid_search: [2, 6]\n"
-        "  observation_type: POMAPF\n  on_target: restart\n  seed: 0\n")
-    (root / "reference-results").mkdir(exist_ok=True)
-    rows = [{"metrics": {"avg_throughput": 0.25}, "algorithm": "Ref",
-             "env_grid_search": {"num_agents": n, "map_name": m}} for n in (2, 6) for m in maps]
-    (root / "reference-results/Ref.json").write_text(json.dumps(rows))
-    return root
-
-
 def test_eval_command_writes_json_and_table(tmp_path: Path, capsys) -> None:
-    set_dir = _tiny_set(tmp_path / "tiny")
+    set_dir = tiny_map_set(tmp_path / "tiny")
     out = tmp_path / "out.json"
     code = main(["eval", "--policy", "greedy", "--map-set", str(set_dir), "--agents", "2,6",
                  "--max-instances", "2", "--workers", "2", "--no-progress", "--json", str(out)])
@@ -113,7 +92,7 @@ def test_eval_command_writes_json_and_table(tmp_path: Path, capsys) -> None:
 
 
 def test_eval_command_refuses_bad_input(tmp_path: Path, capsys) -> None:
-    set_dir = _tiny_set(tmp_path / "tiny")
+    set_dir = tiny_map_set(tmp_path / "tiny")
     assert main(["eval", "--policy", "nope", "--map-set", str(set_dir), "--no-progress"]) == 2
     assert "unknown policy 'nope'" in capsys.readouterr().err
     assert main(["eval", "--policy", "bfs", "--map-set", str(tmp_path / "missing")]) == 2

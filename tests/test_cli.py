@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from marlgpt_training.cli import main
-from tests.conftest import REPO, model_with_metadata
+from tests.conftest import REPO, model_with_metadata, tiny_map_set
 
 MARLGPT = REPO / ".venv/bin/marlgpt"
 ROS_VARS = ("AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH", "PYTHONPATH", "LD_LIBRARY_PATH",
@@ -40,7 +40,6 @@ def test_info_reports_every_part_of_the_stack(capsys: pytest.CaptureFixture) -> 
         assert name in out
 
 
-MAZES = REPO.parent / "shared" / "benchmarks" / "pogema-lmapf" / "02-mazes"
 RELEASED = REPO / "training" / "checkpoints" / "marlgpt"
 
 
@@ -65,7 +64,8 @@ def _broken_checkpoint(tmp_path, kind: str):
                                   "lbf-no-episodes", "sample-deterministic",
                                   "lbf-sample-expert"])
 def test_bad_input_gives_one_clear_line_not_a_traceback(tmp_path, capsys, case) -> None:
-    eval_args = ["--map-set", str(MAZES), "--agents", "8", "--max-instances", "1",
+    eval_args = ["--map-set", str(tiny_map_set(tmp_path / "maps")), "--agents", "6",
+                 "--max-instances", "1",
                  "--workers", "1", "--no-progress"]
     if case == "corrupt-weights-eval":
         argv = ["eval", "--policy", str(_broken_checkpoint(tmp_path, "corrupt")), *eval_args]

@@ -18,9 +18,9 @@ from marlgpt_training.export import export_checkpoint, observations_path, torch_
 from marlgpt_training.export.graph import OPSET, TENSORRT_8_2_OPS, ExportError, check
 from marlgpt_training.policies.model import ENV_NAME, environment_layout
 from marlgpt_training.train import checkpoint
-from tests.conftest import REPO, decisive_checkpoint
+from tests.conftest import REPO, SHARED_SETS, decisive_checkpoint, needs_shared_sets, tiny_map_set
 
-MAZES = REPO.parent / "shared" / "benchmarks" / "pogema-lmapf" / "02-mazes"
+MAZES = SHARED_SETS / "02-mazes"
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,7 @@ def test_onnx_matches_torch_on_fresh_observations_at_every_batch_size(exported: 
     assert (np.abs(reference).max(axis=1) > 1).all()  # the scaled head: real margins
 
 
+@needs_shared_sets
 def test_exported_file_scores_like_its_checkpoint(exported: Path, run_dir: Path) -> None:
     map_set = MapSet.load(MAZES)
     scores = [evaluate(map_set, spec, agent_counts=[8], max_instances=2, workers=1,
@@ -154,7 +155,8 @@ def test_cli_export_untrained_and_bench_latency(tmp_path: Path, capsys) -> None:
 def test_cli_eval_refuses_a_corrupt_model(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
-    assert main(["eval", "--policy", str(bad), "--map-set", str(MAZES), "--agents", "8",
+    assert main(["eval", "--policy", str(bad), "--map-set", str(tiny_map_set(tmp_path / "maps")),
+                 "--agents", "6",
                  "--max-instances", "1", "--no-progress"]) == 2
     assert "bad.onnx" in capsys.readouterr().err
 

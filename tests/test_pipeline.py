@@ -9,12 +9,13 @@ import pytest
 
 from marlgpt_training.cli import main
 from marlgpt_training.pipeline import split_time
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED_SETS, needs_shared_sets
 
 RELEASED = REPO / "training" / "checkpoints" / "marlgpt"
-MAZES = REPO.parent / "shared" / "benchmarks" / "pogema-lmapf" / "02-mazes"
+MAZES = SHARED_SETS / "02-mazes"
 
 
+@needs_shared_sets  # its evaluation runs on the shared sets, the pipeline's default
 def test_a_150_second_budget_gives_an_evaluated_model_within_165_seconds(tmp_path) -> None:
     """The issue's command on this 2-core machine, continuing the released checkpoint."""
     out = tmp_path / "pipe"

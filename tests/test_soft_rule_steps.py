@@ -5,14 +5,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from marlgpt_planner.grid import DistanceFields, parse_grid
+from tests.conftest import SHARED_SETS, needs_shared_sets
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "soft_rule_steps.py"
 MODEL = REPO / "ros2_ws/src/marlgpt_planner/models/marlgpt.onnx"
-MAZES = REPO.parent / "shared/benchmarks/pogema-lmapf/02-mazes"
+MAZES = SHARED_SETS / "02-mazes"
 
 
 def load_script():
@@ -41,7 +41,7 @@ def test_every_kind_of_step_is_told_apart() -> None:
                       "waited, nothing shorter": 1}
 
 
-@pytest.mark.skipif(not MAZES.is_dir(), reason=f"no benchmark set at {MAZES}")
+@needs_shared_sets
 def test_the_script_runs_the_shipped_model_on_a_benchmark_set() -> None:
     out = subprocess.run([sys.executable, str(SCRIPT), str(MODEL), "--map-set", str(MAZES),
                           "--agents", "8", "--max-instances", "1"],
