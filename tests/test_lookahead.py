@@ -18,7 +18,7 @@ from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.cli import main
 from marlgpt_training.data.maps import make_map
-from tests.test_benchmark import _tiny_set
+from tests.conftest import tiny_map_set
 
 
 def crowded(seed: int, kind: str = "mazes", size: int = 13, agents: int = 30):
@@ -168,7 +168,7 @@ def test_marlgpt_eval_search_is_refereed_by_pogema_and_recorded(tmp_path) -> Non
         list(run_instances([instance], "bfs", resolution="shield", search=0, progress=False))
     out = tmp_path / "out.json"
     assert main(["eval", "--policy", "bfs", "--resolution", "shield", "--search", "4",
-                 "--map-set", str(_tiny_set(tmp_path / "tiny")), "--agents", "2",
+                 "--map-set", str(tiny_map_set(tmp_path / "tiny")), "--agents", "2",
                  "--max-instances", "1", "--workers", "1", "--no-progress",
                  "--json", str(out)]) == 0
     assert json.loads(out.read_text())["search"] == 4
