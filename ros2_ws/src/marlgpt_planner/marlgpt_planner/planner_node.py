@@ -225,7 +225,11 @@ class PlannerNode(Node):
 
     def _on_fleet_step(self, msg: FleetStep) -> None:
         for robot_id in msg.lost_robot_ids:
-            self.fleet.mark_lost(robot_id)
+            if robot_id in self.fleet.live:  # another planner saw it first: same log line
+                self.fleet.mark_lost(robot_id)
+                self.get_logger().error(f"{robot_id} stopped answering (reported by the "
+                                        "fleet): treated as an obstacle from step "
+                                        f"{self.fleet.step} on")
         self._check_lost_robots()
 
     def _check_lost_robots(self) -> None:
