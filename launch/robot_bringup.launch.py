@@ -27,7 +27,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 from nav2_common.launch import ReplaceString, RewrittenYaml
 
-from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
+from marlgpt_planner.fleet_config import DEFAULT_FLEET, FleetDescription
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARGUMENTS = (
@@ -64,7 +64,7 @@ def plain_urdf(path: str) -> str:
 def robot_stack(context):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     robot = value["robot"]
-    fleet = Fleet.load(value["fleet"], model=value["model"] or None, goals="generator")
+    fleet = FleetDescription.load(value["fleet"], model=value["model"] or None, goals="generator")
     if robot not in fleet.ids:
         raise RuntimeError(f"robot {robot!r} is not in the fleet {fleet.ids}")
     (spec,) = [s for s in fleet.nodes("none") if s.namespace == robot]

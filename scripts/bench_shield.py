@@ -6,7 +6,7 @@ Usage: scripts/run python scripts/bench_shield.py [--robots 8,32,64] [--repeats 
 For each fleet size: the serialized size of one RobotState proposal with and without its
 ranking (every robot sends one per step, so the fleet's extra traffic per step is robots x the
 difference), and the time one planner needs to resolve a whole step with the soft rule and
-with the shield (``lockstep.Fleet.resolve`` on crowded random states of a 33 x 33 grid with
+with the shield (``lockstep.LockStep.resolve`` on crowded random states of a 33 x 33 grid with
 every robot ranking all five actions), as p50 / p99 over ``--repeats`` steps. Then the rollout
 search (``lookahead.search_step``, 16 candidates x 6 steps, or each ``--candidates`` count)
 over the same kind of step on a 33 x 33 grid with a fifth of its cells walls, each robot with
@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from marlgpt_planner.lockstep import ARRIVED, PROPOSING, Fleet, Report
+from marlgpt_planner.lockstep import ARRIVED, PROPOSING, LockStep, Report
+from marlgpt_planner.step_rule import StepRule
 
 
 def message_bytes(ranking) -> int:
@@ -29,7 +30,7 @@ def message_bytes(ranking) -> int:
     msg.robot_id, msg.step, msg.status = "robot12", 1234, PROPOSING
     msg.header.frame_id = "map"
     msg.ranking = list(ranking)
-    msg.map_digest = "0123456789abcdef/search=16"
+    msg.map_digest, msg.step_rule = "0123456789abcdef", "shield/search=16"
     return len(serialize_message(msg))
 
 
@@ -38,7 +39,7 @@ def resolve_ms(robots: int, resolution: str, repeats: int, seed: int = 0) -> np.
     ids = [f"robot{i}" for i in range(robots)]
     out = []
     for _ in range(repeats):
-        fleet = Fleet(ids, resolution=resolution)
+        fleet = LockStep(ids, rule=StepRule(resolution))
         cells = rng.choice(33 * 33, size=robots, replace=False)
         cells = [(int(c) // 33, int(c) % 33) for c in cells]
         for robot, cell in zip(ids, cells):

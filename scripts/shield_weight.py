@@ -18,7 +18,7 @@ import numpy as np
 
 from marlgpt_planner.encoder import Encoder
 from marlgpt_planner.grid import DistanceFields
-from marlgpt_planner.policy import Policy
+from marlgpt_planner.policy import RuntimePolicy
 from marlgpt_training.data.delta import DeltaConfig, model_rollout
 from marlgpt_training.data.lifelong import GeneratorConfig, episode_start
 
@@ -27,11 +27,11 @@ def score(task) -> tuple:
     model, weight, config, index = task
     spec = config.spec(index)
     obstacles, free, positions, goals, rng = episode_start(spec)
-    encoder = Encoder.from_layout(obstacles, Policy(model).metadata,
+    encoder = Encoder.from_layout(obstacles, RuntimePolicy(model).metadata,
                                   fields=DistanceFields(obstacles, pad=config.radius))
     delta = DeltaConfig(model, path_weight=weight)
-    trajectory = model_rollout(spec, config, delta, Policy(model), obstacles, free, positions,
-                               goals, rng, encoder)
+    trajectory = model_rollout(spec, config, delta, RuntimePolicy(model), obstacles, free,
+                               positions, goals, rng, encoder)
     return weight, spec.map_kind, trajectory.goals_reached / spec.steps
 
 

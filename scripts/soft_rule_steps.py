@@ -25,6 +25,7 @@ from marlgpt_planner.actions import DELTAS
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import neighbour_distances
 from marlgpt_planner.soft_rule import resolve
+from marlgpt_planner.step_rule import StepRule
 from marlgpt_training.benchmark.episode import run_episode
 from marlgpt_training.benchmark.mapset import MapSet
 from marlgpt_training.policies.deployed import DeployedPolicy
@@ -88,7 +89,7 @@ def main() -> None:
     map_set = MapSet.load(args.map_set)
     counts: Counter = collections.Counter()
     throughput = [run_episode(instance, CountingPolicy(args.model, not args.greedy, counts),
-                              "soft").avg_throughput
+                              StepRule("soft")).avg_throughput
                   for instance in map_set.instances(args.agents, args.max_instances)]
     total = sum(counts.values())
     print(f"{map_set.name}, {args.agents} agents, {len(throughput)} instances, "

@@ -7,6 +7,7 @@ from typing import Dict, List
 
 import pytest
 
+from marlgpt_planner.step_rule import StepRule
 from marlgpt_training.benchmark.compare import compare, load_result, paired, t95
 from marlgpt_training.benchmark.episode import EpisodeResult
 from marlgpt_training.benchmark.evaluate import EvalReport
@@ -84,7 +85,7 @@ def test_mismatched_results_are_refused() -> None:
 
 def test_eval_reports_record_sampling_for_the_comparison() -> None:
     episodes = [EpisodeResult("map-000", 0, 8, 128, 64, 0.5, 1.0)]
-    record = EvalReport("02-mazes", "m.onnx", episodes, {}, "soft", 0.0, True).to_json()
+    record = EvalReport("02-mazes", "m.onnx", episodes, {}, StepRule("soft"), True).to_json()
     assert record["sample"] is True and record["resolution"] == "soft"
     rows, score, _ = compare(record, record)
     assert score.pairs == 1

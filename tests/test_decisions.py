@@ -4,8 +4,9 @@ import pytest
 from marlgpt_planner.decisions import Decider
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import parse_grid
-from marlgpt_planner.lockstep import ARRIVED, Fleet, Report
-from marlgpt_planner.policy import ModelError, Policy
+from marlgpt_planner.lockstep import ARRIVED, LockStep, Report
+from marlgpt_planner.policy import ModelError, RuntimePolicy
+from marlgpt_planner.step_rule import StepRule
 from tests.conftest import REPO, model_with_metadata
 
 MODEL = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"
@@ -18,9 +19,9 @@ MAP = parse_grid("""
 """.strip())
 
 
-def started_fleet(goals, resolution="shield") -> Fleet:
+def started_fleet(goals, resolution="shield") -> LockStep:
     ids = [f"r{i}" for i in range(len(goals))]
-    fleet = Fleet(ids, resolution=resolution)
+    fleet = LockStep(ids, rule=StepRule(resolution))
     starts = [(0, 0), (2, 3), (4, 7)][:len(goals)]
     for robot, start, goal in zip(ids, starts, goals):
         fleet.receive(Report(robot, 0, ARRIVED, start, start, goal), 0.0)
@@ -29,7 +30,7 @@ def started_fleet(goals, resolution="shield") -> Fleet:
 
 
 def test_rankings_are_the_policys_on_the_whole_fleets_state() -> None:
-    policy = Policy(MODEL)
+    policy = RuntimePolicy(MODEL)
     decider = Decider(policy)
     fleet = started_fleet([(4, 4), (0, 7), (2, 0)])
     rankings = decider.rankings(fleet, MAP, ["r2", "r0"])
@@ -44,7 +45,7 @@ def test_rankings_are_the_policys_on_the_whole_fleets_state() -> None:
 
 
 def test_a_goal_this_map_cannot_hold_is_encoded_as_the_robots_own_cell() -> None:
-    decider = Decider(Policy(MODEL))
+    decider = Decider(RuntimePolicy(MODEL))
     fleet = started_fleet([(1, 1), (0, 7)])  # r0's goal is a wall on this map
     bad = decider.rankings(fleet, MAP, ["r0", "r1"])
     same = decider.rankings(started_fleet([(0, 0), (0, 7)]), MAP, ["r0", "r1"])
@@ -52,7 +53,7 @@ def test_a_goal_this_map_cannot_hold_is_encoded_as_the_robots_own_cell() -> None
 
 
 def test_the_encoder_is_rebuilt_only_when_the_grid_changes() -> None:
-    decider = Decider(Policy(MODEL))
+    decider = Decider(RuntimePolicy(MODEL))
     first = decider.encoder_for(MAP, [], [(0, 0)])
     assert decider.encoder_for(MAP.copy(), [], [(0, 0)]) is first
     closed = decider.encoder_for(MAP, [(2, 2)], [(0, 0)])
@@ -64,6 +65,6 @@ def test_the_encoder_is_rebuilt_only_when_the_grid_changes() -> None:
 
 def test_a_model_for_another_encoder_is_refused_at_check(tmp_path) -> None:
     other = model_with_metadata(tmp_path / "other.onnx", "num_tokens", "7")
-    Decider(Policy(MODEL)).check(MAP.shape)
+    Decider(RuntimePolicy(MODEL)).check(MAP.shape)
     with pytest.raises(ModelError, match="num_tokens"):
-        Decider(Policy(other)).check(MAP.shape)
+        Decider(RuntimePolicy(other)).check(MAP.shape)

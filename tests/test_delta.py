@@ -7,7 +7,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from marlgpt_planner.policy import Policy as Runtime
+from marlgpt_planner.policy import RuntimePolicy
 from marlgpt_training.cli import main
 from marlgpt_training.data.delta import DeltaConfig, delta_episode, model_rollout
 from marlgpt_training.data.lifelong import GeneratorConfig, episode_start, make_expert
@@ -25,7 +25,7 @@ def test_delta_rows_are_the_experts_labels_on_the_models_worst_windows(resolutio
 
     delta = DeltaConfig(str(MODEL), resolution=resolution, window=8, keep=2)
     spec = CONFIG.spec(1)
-    record = delta_episode(spec, CONFIG, delta, Runtime(MODEL))
+    record = delta_episode(spec, CONFIG, delta, RuntimePolicy(MODEL))
     n = spec.num_agents
     assert record.action.shape == (16, n) and record.tokens.shape[:2] == (16, n)
     assert record.done[:, 0].tolist() == [False] * 7 + [True] + [False] * 7 + [True]
@@ -41,8 +41,8 @@ def test_delta_rows_are_the_experts_labels_on_the_models_worst_windows(resolutio
     obstacles, free, positions, goals, rng = episode_start(spec)
     fields = DistanceFields(obstacles, pad=CONFIG.radius)
     encoder = Encoder(obstacles, CONFIG.radius, CONFIG.history, CONFIG.neighbours, fields=fields)
-    trajectory = model_rollout(spec, CONFIG, delta, Runtime(MODEL), obstacles, free, positions,
-                               goals, rng, encoder)
+    trajectory = model_rollout(spec, CONFIG, delta, RuntimePolicy(MODEL), obstacles, free,
+                               positions, goals, rng, encoder)
     assert record.info["goals_reached"] == trajectory.goals_reached
     for k, start in enumerate(kept):
         expert = make_expert(obstacles, spec.seed + start, CONFIG)

@@ -1,6 +1,7 @@
 """Static checks of what cannot run here: Dockerfiles, compose, launch files, Gazebo worlds."""
 import ast
 import importlib
+import importlib.util
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
+from marlgpt_planner.fleet_config import DEFAULT_FLEET, FleetDescription
 from marlgpt_planner.lattice import Lattice
 from marlgpt_sim.gazebo_world import generate, wall_runs, world_sdf
 from tests.conftest import REPO
@@ -160,11 +161,12 @@ def test_launch_files_name_only_what_exists(launch_file: Path) -> None:
 
 
 def test_the_fleet_starts_only_installed_executables() -> None:
-    fleet = Fleet.load(DEFAULT_FLEET)
+    fleet = FleetDescription.load(DEFAULT_FLEET)
     for spec in fleet.nodes("loopback"):
         assert spec.package in PACKAGES and spec.executable in console_scripts(spec.package)
         assert spec.module.startswith(spec.package + ".")
-    robots = Fleet.load(DEFAULT_FLEET, goals="generator")
+        assert importlib.util.find_spec(spec.module) is not None, spec.module  # python -m
+    robots = FleetDescription.load(DEFAULT_FLEET, goals="generator")
     for sim in ("gazebo", "none"):
         specs = robots.nodes(sim)
         assert [s.executable for s in specs] == ["planner"] * 4
@@ -184,7 +186,7 @@ def test_launch_and_robot_side_code_keep_python_3_8() -> None:
 # --- Gazebo world -------------------------------------------------------------------------
 def test_the_gazebo_world_is_valid_sdf_and_matches_the_map(tmp_path: Path) -> None:
     files = generate(str(DEFAULT_FLEET), tmp_path, "3")
-    fleet = Fleet.load(DEFAULT_FLEET, robots=3, goals="generator")
+    fleet = FleetDescription.load(DEFAULT_FLEET, robots=3, goals="generator")
     rows, cols = fleet.obstacles.shape
     lattice = Lattice(fleet.origin[0], fleet.origin[1], fleet.cell_size, rows, cols)
     root = ET.parse(files["world"]).getroot()

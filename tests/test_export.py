@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from marlgpt_planner.policy import REQUIRED_KEYS, Policy
+from marlgpt_planner.policy import REQUIRED_KEYS, RuntimePolicy
 from marlgpt_training import export as export_module
 from marlgpt_training.benchmark.evaluate import evaluate
 from marlgpt_training.benchmark.mapset import MapSet
@@ -69,7 +69,7 @@ def test_onnx_matches_torch_on_fresh_observations_at_every_batch_size(exported: 
     layout = environment_layout(config, ENV_NAME, str(run_dir))
     values, _ = export_module.observations.record(64, layout, seed=11)
     reference = torch_logits(model, layout, 0, values)
-    policy = Policy(exported)
+    policy = RuntimePolicy(exported)
     for batch in (1, 7, 64):
         got = np.concatenate([policy.logits(values[i:i + batch])
                               for i in range(0, len(values), batch)])

@@ -154,7 +154,7 @@ def test_the_jetbot_description_is_plain_urdf_with_the_frames_nav2_needs() -> No
 def test_maze_launch_with_no_arguments_needs_no_pogema() -> None:
     """What `ros2 launch marlgpt_planner maze.launch.py` starts in the simulation image, which
     has no pogema: the loopback simulator must not be asked for POGEMA's lock-step."""
-    from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
+    from marlgpt_planner.fleet_config import DEFAULT_FLEET, FleetDescription
 
     tree = ast.parse((PACKAGE / "launch" / "maze.launch.py").read_text())
     defaults = {}
@@ -165,7 +165,7 @@ def test_maze_launch_with_no_arguments_needs_no_pogema() -> None:
     assert defaults["sim"] == "loopback"
 
     def simulator(goals):
-        (sim,) = [s for s in Fleet.load(DEFAULT_FLEET, goals=goals).nodes("loopback")
+        (sim,) = [s for s in FleetDescription.load(DEFAULT_FLEET, goals=goals).nodes("loopback")
                   if s.package == "marlgpt_sim"]
         return sim.parameters
 

@@ -8,7 +8,7 @@ from marlgpt_planner.lockstep import (
     MOVING,
     PROPOSING,
     TIMED_OUT,
-    Fleet,
+    LockStep,
     Outcome,
     Report,
     followed,
@@ -18,12 +18,12 @@ from marlgpt_planner.soft_rule import resolve
 IDS = ["a", "b", "c"]
 
 
-def ready(fleet: Fleet, cells, goals, step=0, now=0.0, status=ARRIVED) -> None:
+def ready(fleet: LockStep, cells, goals, step=0, now=0.0, status=ARRIVED) -> None:
     for robot, cell, goal in zip(IDS, cells, goals):
         fleet.receive(Report(robot, step, status, cell, cell, goal), now)
 
 
-def propose(fleet: Fleet, intended, now=0.0, skip=()) -> None:
+def propose(fleet: LockStep, intended, now=0.0, skip=()) -> None:
     for robot, target in zip(IDS, intended):
         if robot not in skip:
             fleet.receive(Report(robot, fleet.step, PROPOSING, fleet.positions[robot], target,
@@ -31,7 +31,7 @@ def propose(fleet: Fleet, intended, now=0.0, skip=()) -> None:
 
 
 def test_a_step_starts_when_all_ended_and_resolves_with_the_soft_rule() -> None:
-    fleet = Fleet(IDS)
+    fleet = LockStep(IDS)
     cells = [(0, 0), (0, 2), (2, 2)]
     ready(fleet, cells[:2], [(5, 5)] * 2)
     assert not fleet.can_start() and fleet.waiting_for_start() == ["c"]
@@ -50,7 +50,7 @@ def test_a_step_starts_when_all_ended_and_resolves_with_the_soft_rule() -> None:
 
 
 def test_history_comes_from_the_reported_cells() -> None:
-    fleet = Fleet(IDS)
+    fleet = LockStep(IDS)
     ready(fleet, [(1, 1), (3, 3), (5, 5)], [(9, 9)] * 3)
     fleet.start()
     propose(fleet, [(1, 2), (3, 3), (4, 5)])
@@ -62,7 +62,7 @@ def test_history_comes_from_the_reported_cells() -> None:
 
 
 def test_goal_ages_count_steps_since_each_goal_changed() -> None:
-    fleet = Fleet(IDS)
+    fleet = LockStep(IDS)
     ready(fleet, [(1, 1), (3, 3), (5, 5)], [(9, 9)] * 3)
     fleet.start()
     assert fleet.grid_state().ages.tolist() == [0, 0, 0]
@@ -77,7 +77,7 @@ def test_goal_ages_count_steps_since_each_goal_changed() -> None:
 
 
 def test_a_proposal_or_a_move_stands_in_for_a_missed_message() -> None:
-    fleet = Fleet(IDS)
+    fleet = LockStep(IDS)
     ready(fleet, [(0, 0), (0, 2)], [(5, 5)] * 2)
     # c's ARRIVED for step 0 was missed; its proposal for step 1 says where it stands.
     fleet.receive(Report("c", 1, PROPOSING, (2, 2), (2, 3), (7, 7)), 0.0)
@@ -89,7 +89,7 @@ def test_a_proposal_or_a_move_stands_in_for_a_missed_message() -> None:
 
 
 def test_a_silent_robot_is_lost_and_its_cells_block_everyone() -> None:
-    fleet = Fleet(IDS, lost_after=2.0, startup_timeout=10.0)
+    fleet = LockStep(IDS, lost_after=2.0, startup_timeout=10.0)
     fleet.start_waiting(IDS, 0.0)
     ready(fleet, [(0, 0), (0, 2)], [(5, 5)] * 2, now=1.0)
     assert fleet.check_lost(5.0) == []  # the start-up grace period
@@ -110,7 +110,7 @@ def test_a_silent_robot_is_lost_and_its_cells_block_everyone() -> None:
 
 
 def test_invalid_proposals_wait_and_timed_out_robots_keep_their_cell() -> None:
-    fleet = Fleet(IDS)
+    fleet = LockStep(IDS)
     ready(fleet, [(0, 0), (0, 2), (2, 2)], [(5, 5)] * 3)
     fleet.start()
     propose(fleet, [(0, 1), (4, 4), (2, 3)])  # b proposes a jump: it waits
@@ -135,7 +135,7 @@ def test_followers_wait_for_their_leader_unless_the_chain_is_a_rotation() -> Non
 
 def test_fleet_ids_must_be_unique() -> None:
     with pytest.raises(ValueError):
-        Fleet(["a", "a"])
+        LockStep(["a", "a"])
 
 
 def test_generated_goals_are_reachable_free_cells_and_advance_on_arrival() -> None:

@@ -16,6 +16,7 @@ from marlgpt_planner.lookahead import (
 )
 from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
+from marlgpt_planner.step_rule import StepRule
 from marlgpt_training.cli import main
 from marlgpt_training.data.maps import make_map
 from tests.conftest import tiny_map_set
@@ -159,13 +160,15 @@ def test_marlgpt_eval_search_is_refereed_by_pogema_and_recorded(tmp_path) -> Non
                       ".#.#.##.", "........", "........"])
     instance = Instance("crowded", 0, 24, 48, grid)
     trace = []
-    searched = run_episode(instance, make_policy("bfs"), "shield", trace=trace, search=8)
-    plain = run_episode(instance, make_policy("bfs"), "shield")
+    searched = run_episode(instance, make_policy("bfs"), StepRule("shield", search=8),
+                           trace=trace)
+    plain = run_episode(instance, make_policy("bfs"), StepRule("shield"))
     assert len(trace) == 48 and searched.goals > 0 and plain.goals > 0
     with pytest.raises(ValueError, match="--resolution shield"):
-        list(run_instances([instance], "bfs", resolution="soft", search=4, progress=False))
+        list(run_instances([instance], "bfs", rule=StepRule("soft", search=4), progress=False))
     with pytest.raises(ValueError, match="at least 1 candidate"):
-        list(run_instances([instance], "bfs", resolution="shield", search=0, progress=False))
+        list(run_instances([instance], "bfs", rule=StepRule("shield", search=0),
+                           progress=False))
     out = tmp_path / "out.json"
     assert main(["eval", "--policy", "bfs", "--resolution", "shield", "--search", "4",
                  "--map-set", str(tiny_map_set(tmp_path / "tiny")), "--agents", "2",
@@ -174,11 +177,11 @@ def test_marlgpt_eval_search_is_refereed_by_pogema_and_recorded(tmp_path) -> Non
     assert json.loads(out.read_text())["search"] == 4
 
 
-def _searched_fleet(digests, positions, goals, rankings, order_seed=0, search=8):
-    from marlgpt_planner.lockstep import ARRIVED, PROPOSING, Fleet, Report
+def _searched_fleet(digests, positions, goals, rankings, order_seed=0, search=8, rules=None):
+    from marlgpt_planner.lockstep import ARRIVED, PROPOSING, LockStep, Report
 
     ids = [f"robot{i}" for i in range(len(positions))]
-    fleet = Fleet(ids, resolution="shield", search=search)
+    fleet = LockStep(ids, rule=StepRule("shield", search=search))
     order = np.random.default_rng(order_seed).permutation(len(ids))
     for i in order:
         cell = tuple(positions[i].tolist())
@@ -187,7 +190,8 @@ def _searched_fleet(digests, positions, goals, rankings, order_seed=0, search=8)
     for i in order:
         cell = tuple(positions[i].tolist())
         fleet.receive(Report(ids[i], 1, PROPOSING, cell, cell, tuple(goals[i].tolist()),
-                             ranking=tuple(rankings[i]), map_digest=digests[i]), 0.0)
+                             ranking=tuple(rankings[i]), map_digest=digests[i],
+                             step_rule=rules[i] if rules else fleet.rule.agreement()), 0.0)
     return fleet
 
 
@@ -216,3 +220,23 @@ def test_a_searching_fleet_agrees_on_one_map_and_falls_back_on_two() -> None:
         assert fleet.resolve(fields, mine).to_cells == [tuple(c) for c in plain.tolist()]
         assert fleet.searched_steps == 0
     assert grid_digest(obstacles) == digest and grid_digest(~obstacles) != digest
+
+
+def test_a_planner_with_another_step_rule_turns_the_search_off() -> None:
+    """Planners that search with other settings (or not at all) could pick different steps:
+    one such proposal makes every planner take the plain shielded step."""
+    from marlgpt_planner.grid import grid_digest
+
+    obstacles, positions, goals, rng = crowded(3, "mazes", 13, 24)
+    fields = DistanceFields(obstacles, pad=1)
+    rankings = [[a for a in rng.permutation(5) if a == WAIT or not _blocked(obstacles, p, a)]
+                for p in positions]
+    digest = grid_digest(obstacles)
+    plain = shield(positions, rankings, np.zeros(24))
+    agreed = _searched_fleet([digest] * 24, positions, goals, rankings)
+    assert agreed.resolve(fields, digest).to_cells != [tuple(c) for c in plain.tolist()]
+    for odd in ("shield/search=16", "shield", "soft", ""):
+        rules = [StepRule("shield", search=8).agreement()] * 23 + [odd]
+        fleet = _searched_fleet([digest] * 24, positions, goals, rankings, rules=rules)
+        assert fleet.resolve(fields, digest).to_cells == [tuple(c) for c in plain.tolist()]
+        assert fleet.searched_steps == 0

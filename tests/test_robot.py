@@ -51,10 +51,10 @@ def test_a_stale_pose_proposes_to_wait_and_holds() -> None:
     r = robot()
     r.set_map(FREE)
     at(r, (1, 1))
-    effects = r.propose(1, (1, 1), (3, 3), [RIGHT, DOWN, WAIT], now=0.5, shield=True)
+    effects = r.propose(1, (1, 1), (3, 3), [RIGHT, DOWN, WAIT], now=0.5, ranks=True)
     assert effects == [Publish(1, PROPOSING, (1, 1), (1, 2), (3, 3), RIGHT,
                                (RIGHT, DOWN, WAIT))]
-    effects = r.propose(2, (1, 1), (3, 3), [RIGHT], now=3.0, shield=False)
+    effects = r.propose(2, (1, 1), (3, 3), [RIGHT], now=3.0, ranks=False)
     assert isinstance(effects[0], Log) and "holding" in effects[0].text
     assert effects[1] == Publish(2, PROPOSING, (1, 1), (1, 1), (3, 3), WAIT, ())
     assert r.status == HOLDING
@@ -65,7 +65,7 @@ def test_a_move_goes_arrives_and_draws_the_next_generated_goal() -> None:
     r.set_map(FREE)
     at(r, (1, 1))
     goal = r.announce_ready(0.0)[0].goal
-    r.propose(1, (1, 1), goal, [DOWN], 0.0, shield=True)
+    r.propose(1, (1, 1), goal, [DOWN], 0.0, ranks=True)
     effects = r.execute(1, (1, 1), (2, 1), None, now=0.1)
     assert effects == [Publish(1, MOVING, (1, 1), (2, 1), goal, DOWN, (DOWN,)), Go(1, (1, 1),
                                                                                      (2, 1))]
@@ -155,5 +155,5 @@ def test_a_lost_robot_holds_and_ignores_the_fleet() -> None:
 def test_proposals_are_moves_from_the_cell(ranking) -> None:
     r = robot()
     at(r, (2, 2))
-    (report,) = r.propose(1, (2, 2), (0, 0), ranking, 0.0, shield=True)
+    (report,) = r.propose(1, (2, 2), (0, 0), ranking, 0.0, ranks=True)
     assert report.intended == ((1, 2) if ranking else (2, 2))

@@ -16,7 +16,7 @@ from marlgpt_planner.encoder import Encoder
 from marlgpt_planner.policy import (
     MODEL_FORMAT,
     ModelError,
-    Policy,
+    RuntimePolicy,
     agreement,
     choose,
     encoder_expectation,
@@ -65,7 +65,7 @@ def model(tmp_path: Path, weights: np.ndarray) -> Path:
 
 
 def test_logits_and_greedy_actions_for_a_whole_batch(model: Path, weights: np.ndarray) -> None:
-    policy = Policy(model)
+    policy = RuntimePolicy(model)
     policy.check(encoder_expectation(encoder()))
     values = np.random.default_rng(1).normal(size=(33, 198)).astype(np.float32)
     logits = policy.logits(values)
@@ -78,7 +78,7 @@ def test_masked_actions_are_never_chosen(model: Path) -> None:
     values = np.random.default_rng(2).normal(size=(50, 198)).astype(np.float32)
     only_wait = np.zeros((50, 5), dtype=bool)
     only_wait[:, 0] = True
-    policy = Policy(model, sample=True, seed=3)
+    policy = RuntimePolicy(model, sample=True, seed=3)
     assert (policy.act(values, only_wait) == 0).all()
     assert (policy.act(values, only_wait, sample=False) == 0).all()
     mask = np.random.default_rng(4).random((50, 5)) < 0.5
@@ -106,25 +106,25 @@ def test_refuses_missing_and_corrupt_files_naming_them(tmp_path: Path, content, 
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(ModelError, match=message) as error:
-        Policy(path)
+        RuntimePolicy(path)
     assert str(path) in str(error.value)
 
 
 def test_refuses_files_that_are_not_marlgpt_models(tmp_path: Path, weights) -> None:
     with pytest.raises(ModelError, match="not a marlgpt model file.*encoder"):
-        Policy(linear_model(tmp_path / "plain.onnx", weights, None))
+        RuntimePolicy(linear_model(tmp_path / "plain.onnx", weights, None))
     with pytest.raises(ModelError, match="format 9"):
-        Policy(linear_model(tmp_path / "future.onnx", weights,
+        RuntimePolicy(linear_model(tmp_path / "future.onnx", weights,
                             metadata(**{"marlgpt.format": "9"})))
     with pytest.raises(ModelError, match="action set"):
-        Policy(linear_model(tmp_path / "actions.onnx", weights,
+        RuntimePolicy(linear_model(tmp_path / "actions.onnx", weights,
                             metadata(actions="stay,north,south,west,east")))
 
 
 def test_refuses_a_model_of_another_encoder_listing_every_difference(tmp_path: Path) -> None:
     small = encoder(radius=4)
     path = linear_model(tmp_path / "r4.onnx", np.zeros((small.num_tokens, 5)), metadata(4))
-    policy = Policy(path)
+    policy = RuntimePolicy(path)
     policy.check(encoder_expectation(small))
     with pytest.raises(ModelError) as error:
         policy.check(encoder_expectation(encoder(5)))
@@ -136,20 +136,20 @@ def test_refuses_a_model_of_another_encoder_listing_every_difference(tmp_path: P
 
 
 def test_refuses_bad_observations_and_backends(model: Path, tmp_path: Path) -> None:
-    policy = Policy(model)
+    policy = RuntimePolicy(model)
     with pytest.raises(ValueError, match=r"\(batch, 198\)"):
         policy.logits(np.zeros((2, 197), dtype=np.float32))
     with pytest.raises(ValueError, match="backend"):
-        Policy(model, backend="gpu")
+        RuntimePolicy(model, backend="gpu")
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(ModelError, match="CUDAExecutionProvider"):
-            Policy(model, backend="cuda")
+            RuntimePolicy(model, backend="cuda")
     engine = tmp_path / "model.engine"
     engine.write_bytes(b"\0")
     with pytest.raises(ModelError, match="needs backend 'tensorrt'"):
-        Policy(engine, backend="cpu")
+        RuntimePolicy(engine, backend="cpu")
 
 
 def test_agreement_counts_greedy_actions_and_logit_gaps() -> None:
@@ -165,7 +165,7 @@ def test_check_engine_compares_and_refuses_missing_engines(model: Path, tmp_path
                                                            capsys) -> None:
     values = np.random.default_rng(6).normal(size=(40, 198)).astype(np.float32)
     mask = np.ones((40, 5), dtype=bool)
-    assert compare(Policy(model), Policy(model), values, mask)["same_action"] == 1.0
+    assert compare(RuntimePolicy(model), RuntimePolicy(model), values, mask)["same_action"] == 1.0
     np.savez_compressed(tmp_path / "model.observations.npz", values=values, action_mask=mask)
     assert check_engine(["--onnx", str(model), "--engine", str(tmp_path / "none.engine")]) == 2
     assert "no such engine file" in capsys.readouterr().err
@@ -210,7 +210,7 @@ def _tensorrt_missing() -> str:
         import tensorrt  # noqa: F401
     except ImportError as exc:
         return (f"TensorRT not installed here ({exc}): on a GPU this test builds an FP16 engine "
-                "from an exported model through Policy(backend='tensorrt'), caches it, and "
+                "from an exported model through RuntimePolicy(backend='tensorrt'), caches it, and "
                 "checks >= 99.5% same greedy actions as ONNX Runtime fp32")
     return ""
 
@@ -222,8 +222,8 @@ def test_tensorrt_engine_agrees_with_onnx(tmp_path: Path) -> None:
     path = tmp_path / "tiny.onnx"
     export_checkpoint(decisive_checkpoint(tmp_path / "run"), path)
     values = np.load(tmp_path / "tiny.observations.npz")["values"]
-    reference = Policy(path)
-    engine = Policy(path, backend="tensorrt", cache_dir=tmp_path / "cache")
+    reference = RuntimePolicy(path)
+    engine = RuntimePolicy(path, backend="tensorrt", cache_dir=tmp_path / "cache")
     assert compare(reference, engine, values, np.ones((len(values), 5), bool))["same_action"] \
         >= 0.995
     assert len(list((tmp_path / "cache").glob("*.engine"))) == 1

@@ -4,15 +4,11 @@ import numpy as np
 import pytest
 
 from marlgpt_planner.actions import DELTAS, DOWN, LEFT, RIGHT, UP, WAIT
-from marlgpt_planner.lockstep import ARRIVED, PROPOSING, Fleet, Report
-from marlgpt_planner.shield import (
-    GoalAges,
-    clean_ranking,
-    rank,
-    ranking_scores,
-    shield,
-)
+from marlgpt_planner.lockstep import ARRIVED, PROPOSING, LockStep, Report
+from marlgpt_planner.rankings import clean_ranking, rank, ranking_scores
+from marlgpt_planner.shield import GoalAges, shield
 from marlgpt_planner.soft_rule import resolve
+from marlgpt_planner.step_rule import StepRule
 
 
 def cells(*pairs):
@@ -140,7 +136,7 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="rankings"):
         shield(cells((0, 0)), [], [0])
     with pytest.raises(ValueError, match="resolution"):
-        Fleet(["a"], resolution="hard")
+        LockStep(["a"], rule=StepRule("hard"))
 
 
 def test_every_planner_of_a_shielded_fleet_computes_the_same_step() -> None:
@@ -150,7 +146,7 @@ def test_every_planner_of_a_shielded_fleet_computes_the_same_step() -> None:
     goals = [tuple(rng.integers(0, 6, size=2).tolist()) for _ in ids]
     outcomes = []
     for order_seed in range(4):  # planners hear the fleet's messages in different orders
-        fleet = Fleet(ids, resolution="shield")
+        fleet = LockStep(ids, rule=StepRule("shield"))
         order = np.random.default_rng(order_seed).permutation(len(ids))
         for i in order:
             cell = tuple(positions[i].tolist())
@@ -169,7 +165,7 @@ def test_every_planner_of_a_shielded_fleet_computes_the_same_step() -> None:
 
 
 def test_a_shielded_fleet_never_enters_a_lost_robots_cell() -> None:
-    fleet = Fleet(["a", "b", "c"], resolution="shield")
+    fleet = LockStep(["a", "b", "c"], rule=StepRule("shield"))
     start = {"a": (0, 0), "b": (0, 1), "c": (2, 2)}
     for robot, cell in start.items():
         fleet.receive(Report(robot, 0, ARRIVED, cell, cell, (0, 5)), 0.0)
@@ -197,12 +193,12 @@ def test_marlgpt_eval_shield_is_refereed_by_pogema_and_beats_the_soft_rule() -> 
                       ".#.#.##.", "........", "........"])
     instance = Instance("crowded", 0, 24, 64, grid)
     trace = []
-    shielded = run_episode(instance, make_policy("bfs"), "shield", trace=trace)
-    soft = run_episode(instance, make_policy("bfs"), "soft")
+    shielded = run_episode(instance, make_policy("bfs"), StepRule("shield"), trace=trace)
+    soft = run_episode(instance, make_policy("bfs"), StepRule("soft"))
     assert len(trace) == 64
     for before, after in zip(trace, trace[1:]):
         assert len({tuple(c) for c in after.tolist()}) == len(after)
         assert (np.abs(after - before).sum(axis=1) <= 1).all()
     assert shielded.goals > soft.goals
     with pytest.raises(ValueError, match="resolution"):
-        run_episode(instance, make_policy("bfs"), "hard")
+        run_episode(instance, make_policy("bfs"), StepRule("hard"))

@@ -224,8 +224,11 @@ def _evaluate(onnx_path: Path, options: PipelineOptions, clock: Clock, workers: 
               say) -> Dict[str, dict]:
     """Whole rounds (one instance per set and agent count) while the last round's time fits;
     the first round always runs."""
+    from marlgpt_planner.step_rule import SHIELD, StepRule
     from marlgpt_training.benchmark.evaluate import EvalReport, run_instances
     from marlgpt_training.benchmark.mapset import MapSet
+
+    rule = StepRule(SHIELD)
 
     sets = [MapSet.load(path) for path in options.map_sets]
     episodes: Dict[str, list] = {s.name: [] for s in sets}
@@ -241,7 +244,7 @@ def _evaluate(onnx_path: Path, options: PipelineOptions, clock: Clock, workers: 
             break
         by_key = {(inst.map_name, inst.seed, inst.num_agents): s for s, inst in tasks}
         for result in run_instances([inst for _, inst in tasks], str(onnx_path), workers,
-                                    progress=False, resolution="shield"):
+                                    progress=False, rule=rule):
             owner = by_key[(result.map_name, result.seed, result.num_agents)]
             episodes[owner.name].append(result)
         last_round = time.perf_counter() - started
@@ -249,14 +252,14 @@ def _evaluate(onnx_path: Path, options: PipelineOptions, clock: Clock, workers: 
     for s in sets:
         report = EvalReport(s.name, str(onnx_path), sorted(
             episodes[s.name], key=lambda e: (e.num_agents, e.map_name, e.seed)),
-            s.reference_results(), "shield")
+            s.reference_results(), rule)
         data = report.to_json()
-        scores[s.name] = {"score": data["score"], "resolution": "shield",
+        scores[s.name] = {"score": data["score"], "resolution": rule.resolution,
                           "per_agents": {n: {"avg_throughput": v["avg_throughput"],
                                              "instances": v["instances"],
                                              "Follower": v["reference"].get("Follower")}
                                          for n, v in data["per_agents"].items()}}
-        say(f"{s.name}: score {data['score']:.3f} (shield, greedy; "
+        say(f"{s.name}: score {data['score']:.3f} ({rule.label()}, greedy; "
             + ", ".join(f"{n} agents {v['avg_throughput']:.3f} on {v['instances']}"
                         for n, v in data["per_agents"].items()) + ")")
     return scores

@@ -16,7 +16,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet
+from marlgpt_planner.fleet_config import DEFAULT_FLEET, FleetDescription
 
 ARGUMENTS = (
     ("fleet", str(DEFAULT_FLEET), "fleet description (YAML)"),
@@ -33,7 +33,7 @@ ARGUMENTS = (
 
 def nodes(context):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    fleet = Fleet.load(value["fleet"], robots=value["robots"] or None,
+    fleet = FleetDescription.load(value["fleet"], robots=value["robots"] or None,
                        model=value["model"] or None, map_path=value["map"] or None,
                        prefix=value["namespace_prefix"],
                        goals=value["goals"] if value["sim"] == "loopback" else "generator")

@@ -18,7 +18,7 @@ import numpy as np
 
 from marlgpt_planner.policy import (
     ModelError,
-    Policy,
+    RuntimePolicy,
     agreement,
     format_agreement,
     load_observations,
@@ -28,13 +28,13 @@ from marlgpt_planner.policy import (
 )
 
 
-def compare(reference: Policy, other: Policy, values: np.ndarray,
+def compare(reference: RuntimePolicy, other: RuntimePolicy, values: np.ndarray,
             action_mask: np.ndarray) -> Dict[str, float]:
     """Greedy-action agreement and max |logit diff| of ``other`` against ``reference``."""
     return agreement(reference.logits(values), other.logits(values), action_mask)
 
 
-def ensure_sidecar(onnx_path: Path, engine_path: Path, reference: Policy) -> bool:
+def ensure_sidecar(onnx_path: Path, engine_path: Path, reference: RuntimePolicy) -> bool:
     """Write the engine's sidecar from the ONNX model unless it already describes that model."""
     sidecar = sidecar_path(engine_path)
     digest = sha256_file(onnx_path)
@@ -72,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     observations = args.observations or args.onnx.with_name(args.onnx.stem
                                                              + ".observations.npz")
     try:
-        reference = Policy(args.onnx, backend="cpu")
+        reference = RuntimePolicy(args.onnx, backend="cpu")
         if not observations.is_file():
             raise ModelError(f"{observations}: no recorded observations (marlgpt export "
                              "writes them beside the model)")
@@ -81,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise ModelError(f"{args.engine}: no such engine file")
         if args.engine.suffix != ".onnx" and ensure_sidecar(args.onnx, args.engine, reference):
             print(f"wrote {sidecar_path(args.engine)}")
-        engine = Policy(args.engine, backend="tensorrt", max_batch=64)
+        engine = RuntimePolicy(args.engine, backend="tensorrt", max_batch=64)
     except (ModelError, OSError, ValueError) as exc:
         print(f"check_engine: {exc}", file=sys.stderr)
         return 2

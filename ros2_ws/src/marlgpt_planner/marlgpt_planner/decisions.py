@@ -11,8 +11,8 @@ import numpy as np
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.goals import goal_problem
 from marlgpt_planner.grid import neighbour_distances
-from marlgpt_planner.lockstep import Fleet
-from marlgpt_planner.policy import ModelError, Policy, encoder_expectation
+from marlgpt_planner.lockstep import LockStep
+from marlgpt_planner.policy import ModelError, RuntimePolicy, encoder_expectation
 
 Cell = Tuple[int, int]
 
@@ -20,9 +20,8 @@ Cell = Tuple[int, int]
 class Decider:
     """Rankings of actions for a planner's robots (see the module doc)."""
 
-    def __init__(self, policy: Policy, path_weight: float = 0.0) -> None:
+    def __init__(self, policy: RuntimePolicy) -> None:
         self.policy = policy
-        self.path_weight = path_weight
         self.encoder: Optional[Encoder] = None
         self._obstacles: Optional[np.ndarray] = None
 
@@ -51,10 +50,10 @@ class Decider:
             self._obstacles = grid
         return self.encoder
 
-    def rankings(self, fleet: Fleet, obstacles: np.ndarray, robot_ids: Sequence[str]
+    def rankings(self, fleet: LockStep, obstacles: np.ndarray, robot_ids: Sequence[str]
                  ) -> List[List[int]]:
-        """Each of ``robot_ids``' actions, best first (under the soft rule: just the chosen
-        action), for the step ``fleet`` has started."""
+        """Each of ``robot_ids``' actions, best first (under a rule that does not rank: just
+        the chosen action), for the step ``fleet`` has started, by the fleet's step rule."""
         positions, goals, history, ages = fleet.grid_state()
         encoder = self.encoder_for(obstacles, fleet.lost_cells,
                                    [fleet.positions[r] for r in fleet.live])
@@ -67,9 +66,8 @@ class Decider:
         rows = [order[r] for r in robot_ids]
         observation = encoder.encode(GridState(positions, goals, history, ages))
         values, mask = observation.values[rows], observation.action_mask[rows]
-        if fleet.resolution == "shield":
-            path_left = neighbour_distances(encoder.fields, positions[rows], goals[rows]) \
-                if self.path_weight else None
-            return self.policy.rank(values, mask, path_left=path_left,
-                                    path_weight=self.path_weight)
-        return [[int(a)] for a in self.policy.act(values, mask)]
+        rule = fleet.rule
+        path_left = neighbour_distances(encoder.fields, positions[rows], goals[rows]) \
+            if rule.path_weight else None
+        return rule.choose(self.policy.logits(values), mask, self.policy.sample,
+                           self.policy.rng, path_left)

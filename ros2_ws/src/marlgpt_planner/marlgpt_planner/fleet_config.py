@@ -62,7 +62,7 @@ class FleetError(ValueError):
     """A fleet description that cannot be run."""
 
 
-class Fleet:
+class FleetDescription:
     """A loaded fleet description (see the module doc)."""
 
     def __init__(self, data: dict, base: Path, source: str = "fleet description") -> None:
@@ -102,7 +102,7 @@ class Fleet:
     def load(cls, path: "str | Path" = DEFAULT_FLEET, robots=None,
              model: Optional[str] = None, goals: Optional[str] = None,
              map_path: Optional[str] = None, prefix: Optional[str] = None,
-             pose: Optional[str] = None) -> "Fleet":
+             pose: Optional[str] = None) -> "FleetDescription":
         """Load a description; ``robots`` (a count, a list of ids or "a,b,c"), ``model``,
         ``goals``, ``map_path``, the id ``prefix`` of counted robots and the ``pose`` mode
         override it."""
@@ -190,7 +190,7 @@ class Fleet:
         params.update(self.planner_parameters)
         params.update(extra or {})
         return NodeSpec("marlgpt_planner", "marlgpt_planner", "planner",
-                        "marlgpt_planner.planner_node", robot, params)
+                        "marlgpt_planner.ros.node", robot, params)
 
     def simulator(self, extra: Optional[Dict[str, Any]] = None) -> NodeSpec:
         params = dict(self.lattice_parameters(), robots=self.ids,

@@ -1,6 +1,6 @@
 """The fleet's lock-step protocol as pure logic: one planner's view of the whole fleet.
 
-Every planner keeps a :class:`Fleet` fed with every ``RobotState`` it hears (its own robots'
+Every planner keeps a :class:`LockStep` fed with every ``RobotState`` it hears (its own robots'
 included) and asks it what may happen next. Step ``s`` (from 1) runs:
 
 1. **start**: every live robot has reported ``ARRIVED`` or ``TIMED_OUT`` for step ``s - 1``
@@ -10,9 +10,10 @@ included) and asks it what may happen next. Step ``s`` (from 1) runs:
    with the intended cell.
 3. **resolve**: once every live robot's proposal for ``s`` is in, every planner applies
    the fleet's resolution to the same inputs in the same order (the fleet description's) and
-   gets the same outcome, with no leader: POGEMA's soft rule on the intended cells
-   (``soft``), or the collision shield, PIBT over every robot's ranking of its actions with
-   priority to the oldest goal (``shield``, :mod:`marlgpt_planner.shield`).
+   gets the same outcome, with no leader: the fleet's step rule
+   (:class:`~marlgpt_planner.step_rule.StepRule`: POGEMA's soft rule on the intended cells,
+   or the collision shield over every robot's ranking of its actions, with or without the
+   rollout search).
 4. **move**: each planner sends its robots to their resolved cells and reports ``ARRIVED``
    (or ``TIMED_OUT`` with the cell it ended in), which is step ``s + 1``'s start.
 
@@ -27,9 +28,9 @@ import numpy as np
 from marlgpt_planner.actions import WAIT, between, moves
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import DistanceFields
-from marlgpt_planner.lookahead import Search, search_step
-from marlgpt_planner.shield import RESOLUTIONS, GoalAges, clean_ranking, shield
-from marlgpt_planner.soft_rule import resolve
+from marlgpt_planner.rankings import clean_ranking
+from marlgpt_planner.shield import GoalAges
+from marlgpt_planner.step_rule import SOFT_RULE, StepRule
 
 Cell = Tuple[int, int]
 
@@ -51,6 +52,7 @@ class Report(NamedTuple):
     goals_reached: int = 0
     ranking: Tuple[int, ...] = ()
     map_digest: str = ""
+    step_rule: str = ""
 
 
 class Outcome(NamedTuple):
@@ -64,7 +66,7 @@ class Outcome(NamedTuple):
     lost: List[str]
 
 
-class Fleet:
+class LockStep:
     """One planner's view of the fleet (see the module doc).
 
     Args:
@@ -72,22 +74,16 @@ class Fleet:
             rule's agent numbering).
         lost_after: seconds of silence after which a robot the fleet waits on is lost.
         startup_timeout: the same before the first step (planners start at their own pace).
-        resolution: ``soft`` or ``shield`` (see the module doc); every planner of a fleet
-            must use the same.
-        search: with the shield, candidate steps of the rollout search
-            (:mod:`marlgpt_planner.lookahead`; 1: none); every planner must use the same.
+        rule: how a step's proposals are settled (see the module doc); every planner of a
+            fleet must use the same resolution and search (a search runs only on steps whose
+            proposals all name this planner's :meth:`StepRule.agreement`).
     """
 
     def __init__(self, robot_ids: Sequence[str], lost_after: float = 5.0,
-                 startup_timeout: float = 60.0, resolution: str = "soft",
-                 search: int = 1) -> None:
+                 startup_timeout: float = 60.0, rule: StepRule = SOFT_RULE) -> None:
         if len(set(robot_ids)) != len(robot_ids) or not robot_ids:
             raise ValueError(f"robot ids must be unique and non-empty, got {list(robot_ids)}")
-        if resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
-                             f"got {resolution!r}")
-        self.resolution = resolution
-        self.search = Search(candidates=int(search)).check()
+        self.rule = rule
         #: Steps the rollout search chose (the rest were plain shielded or soft steps).
         self.searched_steps = 0
         self.ages = GoalAges()
@@ -177,11 +173,11 @@ class Fleet:
         return self._started == self.step and not self.waiting_for_proposals()
 
     def resolve(self, fields: Optional[DistanceFields] = None, map_digest: str = "") -> Outcome:
-        """Settle step ``self.step``'s proposals (soft rule or shield) and advance to the next
-        step. With ``search`` > 1 the shield searches over ``fields`` (this planner's grid,
-        lost robots' cells closed) when every proposal names ``map_digest``, the digest of
-        that grid's map: planners on different maps could search their way to different
-        steps, so then the plain shielded step is taken."""
+        """Settle step ``self.step``'s proposals by the step rule and advance to the next
+        step. A searching rule searches over ``fields`` (this planner's grid, lost robots'
+        cells closed) when every proposal names ``map_digest``, the digest of that grid's
+        map, and this rule's agreement: planners on different maps or with other settings
+        could search their way to different steps, so then the plain step is taken."""
         if not self.can_resolve():
             raise RuntimeError(f"step {self.step} cannot resolve yet: waiting for "
                                f"{self.waiting_for_proposals()}")
@@ -195,28 +191,26 @@ class Fleet:
             if abs(target[0] - cell[0]) + abs(target[1] - cell[1]) > 1:
                 target = cell
             intended.append(target)
+        # A robot that sent no ranking (e.g. under the soft rule) ranks its intended move.
+        rankings = [(clean_ranking(p.ranking) if self.rule.ranks else [])
+                    or [between(cell, target), WAIT]
+                    for p, cell, target in zip(proposals, start, intended)]
+        ages = [self.age.get(r, 0) for r in ids]
         # Lost robots' cells act as agents that always wait: nobody enters them.
         blockers = sorted(self.lost_cells - set(start))
         positions = np.array(start + blockers, dtype=np.int64).reshape(-1, 2)
-        if self.resolution == "shield":
-            # A robot that sent no ranking (e.g. a soft-rule planner) ranks its intended move.
-            rankings = [clean_ranking(p.ranking) or [between(cell, target), WAIT]
-                        for p, cell, target in zip(proposals, start, intended)]
-            ages = [self.age.get(r, 0) for r in ids] + [-1] * len(blockers)
-            if self._can_search(fields, map_digest, proposals, blockers):
-                goals = np.array([self.goals[r] for r in ids], dtype=np.int64).reshape(-1, 2)
-                closed = fields.obstacles[goals[:, 0], goals[:, 1]]  # as the encoder does
-                goals[closed] = np.array(start, dtype=np.int64).reshape(-1, 2)[closed]
-                live = search_step(fields, positions[:len(ids)], goals, rankings,
-                                   ages[:len(ids)], self.step, self.search)
-                after = np.concatenate([live, positions[len(ids):]])
-                self.searched_steps += 1
-            else:
-                after = shield(positions, rankings + [[WAIT]] * len(blockers), ages)
-            moved = (after != positions).any(axis=1)
+        if self._can_search(fields, map_digest, proposals, blockers):
+            goals = np.array([self.goals[r] for r in ids], dtype=np.int64).reshape(-1, 2)
+            closed = fields.obstacles[goals[:, 0], goals[:, 1]]  # as the encoder does
+            goals[closed] = positions[:len(ids)][closed]
+            live = self.rule.settle(positions[:len(ids)], rankings, ages, goals, fields,
+                                    seed=self.step)
+            after = np.concatenate([live, positions[len(ids):]])
+            self.searched_steps += 1
         else:
-            targets = np.array(intended + blockers, dtype=np.int64).reshape(-1, 2)
-            after, moved = resolve(positions, targets)
+            after = self.rule.settle(positions, rankings + [[WAIT]] * len(blockers),
+                                     ages + [-1] * len(blockers), seed=self.step)
+        moved = (after != positions).any(axis=1)
         to_cells = [tuple(int(v) for v in cell) for cell in after[:len(ids)]]
         outcome = Outcome(self.step, ids, start, to_cells, [bool(m) for m in moved[:len(ids)]],
                           list(self.lost))
@@ -229,9 +223,10 @@ class Fleet:
                     proposals: Sequence[Report], blockers: Sequence[Cell]) -> bool:
         """Search only on a grid every proposal agrees on, in which lost robots' cells are
         closed (so no searched step can enter one)."""
-        if self.search.candidates == 1 or fields is None or not map_digest:
+        if not self.rule.searches or fields is None or not map_digest:
             return False
-        if any(p.map_digest != map_digest for p in proposals):
+        agreement = self.rule.agreement()
+        if any(p.map_digest != map_digest or p.step_rule != agreement for p in proposals):
             return False
         rows, cols = fields.shape
         return all(0 <= r < rows and 0 <= c < cols and fields.obstacles[r, c]

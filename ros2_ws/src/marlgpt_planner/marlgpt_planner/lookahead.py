@@ -14,7 +14,7 @@ when its rollout says the change pays.
 
 Everything is a function of the map, the positions, goals, rankings, goal ages and a seed (the
 step number), so every planner of a fleet that has the same map and receives the same
-proposals computes the same step (:meth:`marlgpt_planner.lockstep.Fleet.resolve` checks the
+proposals computes the same step (:meth:`marlgpt_planner.lockstep.LockStep.resolve` checks the
 map).
 Pure Python + numpy, Python >= 3.8.
 """
@@ -29,7 +29,8 @@ from marlgpt_planner.grid import (
     neighbour_distances,
     occupied_targets,
 )
-from marlgpt_planner.shield import rank, shield
+from marlgpt_planner.rankings import rank
+from marlgpt_planner.shield import shield
 
 #: The expert's search settings (docs/expert.md): candidates, rollout length, priority jitter.
 CANDIDATES, HORIZON, JITTER = 16, 6, 8.0
@@ -51,7 +52,7 @@ class Search(NamedTuple):
 
 def pibt_scores(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray,
                 dist: Optional[np.ndarray] = None) -> np.ndarray:
-    """(N, 5) scores whose :func:`marlgpt_planner.shield.rank` is plain PIBT's order: moves by
+    """(N, 5) scores whose :func:`marlgpt_planner.rankings.rank` is plain PIBT's order: moves by
     the path length they leave, a cell another agent stands on after a free one of the same
     length, then action order; moves onto obstacles or off the map score ``-inf``. ``dist``:
     the positions' :func:`~marlgpt_planner.grid.neighbour_distances`, if already known."""

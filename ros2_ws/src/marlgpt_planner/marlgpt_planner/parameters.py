@@ -14,7 +14,8 @@ from collections import abc
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from marlgpt_planner.policy import BACKENDS
-from marlgpt_planner.shield import RESOLUTIONS
+from marlgpt_planner.step_rule import SHIELD, StepRule
+from marlgpt_planner.step_rule import names as resolutions
 
 #: (name, default) of every parameter, in declaration order.
 PARAMETERS: Tuple[Tuple[str, Any], ...] = (
@@ -35,7 +36,7 @@ PARAMETERS: Tuple[Tuple[str, Any], ...] = (
     ("nav.tolerance", 0.05), ("nav.retries", 2), ("nav.server_timeout", 10.0),
     ("nav.step_timeout", 20.0),
     ("fleet_protocol.lost_after", 5.0), ("fleet_protocol.startup_timeout", 60.0),
-    ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", "shield"),
+    ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", SHIELD),
     ("fleet_protocol.search", 16),
     ("fleet_protocol.state_topic", "/fleet/state"), ("fleet_protocol.step_topic", "/fleet/step"),
     ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 20.0),
@@ -223,7 +224,7 @@ RULES: Dict[str, Rule] = {
     "fleet_protocol.lost_after": _POSITIVE,
     "fleet_protocol.startup_timeout": _POSITIVE,
     "fleet_protocol.heartbeat": _POSITIVE,
-    "fleet_protocol.resolution": choice(RESOLUTIONS),
+    "fleet_protocol.resolution": choice(resolutions()),
     "fleet_protocol.search": integer(1),
     "fleet_protocol.state_topic": text(),
     "fleet_protocol.step_topic": text(),
@@ -290,3 +291,11 @@ def validate(values: Dict[str, Any]) -> Dict[str, Any]:
     if problems:
         raise ParameterError(problems)
     return cleaned
+
+
+def step_rule(values: Dict[str, Any]) -> StepRule:
+    """The fleet's step rule from validated parameters: ``fleet_protocol.resolution`` with
+    ``model.path_weight`` and ``fleet_protocol.search`` where that resolution reads them (the
+    defaults of the others are ignored)."""
+    return StepRule.lenient(values["fleet_protocol.resolution"], values["model.path_weight"],
+                            values["fleet_protocol.search"])

@@ -40,12 +40,12 @@ from marlgpt_planner.model_file import (  # noqa: F401  (the contract, re-export
     validate_metadata,
     write_sidecar,
 )
-from marlgpt_planner.shield import rank, ranking_scores
+from marlgpt_planner.rankings import choose, rank, ranking_scores
 
 BACKENDS = ("auto", "cpu", "cuda", "ort-tensorrt", "tensorrt")
 
 
-class Policy:
+class RuntimePolicy:
     """An exported model, ready to act for a batch of agents.
 
     Args:
@@ -119,31 +119,14 @@ class Policy:
         collision shield reads (:mod:`marlgpt_planner.shield`). Greedy: by probability;
         sampled: drawn from the policy without replacement; ``path_weight`` > 0 blends in the
         path length each action leaves (``path_left``, see
-        :func:`marlgpt_planner.shield.ranking_scores`)."""
+        :func:`marlgpt_planner.rankings.ranking_scores`)."""
         return rank(ranking_scores(self.logits(values), action_mask,
                                    self.sample if sample is None else sample, self.rng,
                                    path_left, path_weight))
 
     def __repr__(self) -> str:
-        return (f"Policy({str(self.path)!r}, backend={self.backend!r}, "
+        return (f"RuntimePolicy({str(self.path)!r}, backend={self.backend!r}, "
                 f"run_id={self.metadata['run_id']!r})")
-
-
-def choose(logits: np.ndarray, action_mask: Optional[np.ndarray], sample: bool,
-           rng: np.random.Generator) -> np.ndarray:
-    """Greedy or sampled actions from ``logits`` (B, A), masked actions excluded."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if action_mask is not None:
-        mask = np.asarray(action_mask, dtype=bool)
-        if mask.shape != logits.shape:
-            raise ValueError(f"action mask {mask.shape} does not match logits {logits.shape}")
-        logits = np.where(mask, logits, -np.inf)
-    if not sample:
-        return logits.argmax(axis=1)
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    cumulative = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
-    draws = rng.random((len(logits), 1))
-    return np.minimum((cumulative < draws).sum(axis=1), logits.shape[1] - 1)
 
 
 def agreement(reference: np.ndarray, other: np.ndarray,

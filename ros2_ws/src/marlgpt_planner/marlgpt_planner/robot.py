@@ -143,8 +143,9 @@ class Robot:
 
     # --- a step -------------------------------------------------------------------------------
     def propose(self, step: int, cell: Cell, goal: Cell, ranking: Sequence[int], now: float,
-                shield: bool) -> List[Effect]:
-        """Propose the first action of ``ranking`` (all of it rides along under the shield);
+                ranks: bool) -> List[Effect]:
+        """Propose the first action of ``ranking`` (all of it rides along under a step rule
+        that ranks, :attr:`~marlgpt_planner.step_rule.StepRule.ranks`);
         with a stale or missing pose the robot proposes to wait."""
         effects: List[Effect] = []
         ranking = [int(a) for a in ranking] or [WAIT]
@@ -156,7 +157,7 @@ class Robot:
         action = ranking[0]
         intended = (cell[0] + int(DELTAS[action][0]), cell[1] + int(DELTAS[action][1]))
         effects.append(self._report(step, PROPOSING, cell, intended, goal, action,
-                                    ranking if shield else ()))
+                                    ranking if ranks else ()))
         return effects
 
     def execute(self, step: int, src: Cell, dst: Cell, leader: Optional[str],

@@ -20,64 +20,14 @@ ages, so every robot of a fleet computes the same step from the same broadcast i
 Moves onto obstacles are the rankings' business: drop them from a ranking (the encoder's action
 mask does). Pure Python + numpy, Python >= 3.8.
 """
-from typing import Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from marlgpt_planner.actions import DELTAS, NUM_ACTIONS
+from marlgpt_planner.actions import DELTAS
+from marlgpt_planner.rankings import clean_ranking
 
 Cell = Tuple[int, int]
-RESOLUTIONS = ("soft", "shield")
-
-
-def rank(scores: np.ndarray) -> List[List[int]]:
-    """Each row's actions from the highest score down (ties: lower action first), actions
-    scored ``-inf`` (not allowed) left out. ``scores`` is (N, 5)."""
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1, NUM_ACTIONS)
-    order = np.argsort(-scores, axis=1, kind="stable")
-    return [[int(a) for a in row if np.isfinite(s[a])] for row, s in zip(order, scores)]
-
-
-def ranking_scores(logits: np.ndarray, action_mask: Optional[np.ndarray], sample: bool,
-                   rng: Optional[np.random.Generator], path_left: Optional[np.ndarray] = None,
-                   path_weight: float = 0.0) -> np.ndarray:
-    """Scores whose :func:`rank` is a greedy or sampled preference order over the actions.
-
-    Greedy: the log-probabilities (the most likely action first). Sampled: log-probabilities
-    plus Gumbel noise, so the ranking is drawn without replacement from the policy (its first
-    action is a sample from the policy's distribution). With ``path_weight`` > 0, minus
-    ``path_weight`` times ``path_left`` (N, 5), the path length each action leaves to the goal
-    (:func:`marlgpt_planner.grid.neighbour_distances`): the policy guides PIBT's cost-to-go
-    order instead of replacing it. Masked actions score ``-inf``.
-    """
-    scores = np.asarray(logits, dtype=np.float64)
-    top = scores.max(axis=1, keepdims=True)
-    scores = scores - top - np.log(np.exp(scores - top).sum(axis=1, keepdims=True))
-    if path_weight:
-        if path_left is None:
-            raise ValueError("a path weight needs the path length each action leaves")
-        scores = scores - path_weight * np.asarray(path_left, dtype=np.float64)
-    if sample:
-        if rng is None:
-            raise ValueError("sampled rankings need a random generator")
-        uniform = rng.random(scores.shape)
-        scores -= np.log(-np.log(np.clip(uniform, 1e-12, 1.0 - 1e-12)))
-    if action_mask is not None:
-        mask = np.asarray(action_mask, dtype=bool)
-        if mask.shape != scores.shape:
-            raise ValueError(f"action mask {mask.shape} does not match logits {scores.shape}")
-        scores[~mask] = -np.inf
-    return scores
-
-
-def clean_ranking(ranking: Iterable[int]) -> List[int]:
-    """A received ranking made safe: valid actions only, each once, in the order given."""
-    out: List[int] = []
-    for action in ranking:
-        action = int(action)
-        if 0 <= action < NUM_ACTIONS and action not in out:
-            out.append(action)
-    return out
 
 
 class GoalAges:
@@ -107,8 +57,9 @@ def shield(positions: np.ndarray, rankings: Sequence[Sequence[int]],
 
     Args:
         positions: (N, 2) distinct int cells (row, col); row i is agent i.
-        rankings: per agent, its actions best first (see :func:`rank`); actions left out are
-            never taken. An empty ranking means the agent can only stay.
+        rankings: per agent, its actions best first (see
+            :func:`marlgpt_planner.rankings.rank`); actions left out are never taken. An empty
+            ranking means the agent can only stay.
         ages: per agent, steps since its goal changed (:class:`GoalAges`); higher goes first
             (any real numbers: the search jitters them).
     """

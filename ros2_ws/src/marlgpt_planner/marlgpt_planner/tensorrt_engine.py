@@ -1,4 +1,4 @@
-"""TensorRT backend of :class:`marlgpt_planner.policy.Policy` (Jetson and other NVIDIA GPUs).
+"""TensorRT backend of :class:`marlgpt_planner.policy.RuntimePolicy` (Jetson and other NVIDIA GPUs).
 
 Needs the ``tensorrt`` Python bindings (JetPack ships them for Python 3.6; the robot image
 builds them for its Python) and ``pycuda`` for device memory. Written against both TensorRT

@@ -34,9 +34,9 @@ fi
 # The model's token count, from its metadata (also proves it is a marlgpt model).
 tokens=$("$python" - "$model" <<'PY'
 import sys
-from marlgpt_planner.policy import ModelError, Policy
+from marlgpt_planner.policy import ModelError, RuntimePolicy
 try:
-    print(Policy(sys.argv[1], backend="cpu").num_tokens)
+    print(RuntimePolicy(sys.argv[1], backend="cpu").num_tokens)
 except ModelError as exc:
     sys.exit("build_engine: %s" % exc)
 PY

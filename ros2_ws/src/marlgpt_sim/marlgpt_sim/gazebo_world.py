@@ -140,9 +140,9 @@ def spawn_poses(lattice: Lattice, starts: Dict[str, Tuple[int, int]]) -> Dict[st
 
 def generate(fleet_path: str, out: Path, robots: Optional[str] = None) -> Dict[str, Path]:
     """Write the world, the Nav2 map and the spawn poses for a fleet description."""
-    from marlgpt_planner.fleet_config import Fleet
+    from marlgpt_planner.fleet_config import FleetDescription
 
-    fleet = Fleet.load(fleet_path, robots=robots, goals="generator")
+    fleet = FleetDescription.load(fleet_path, robots=robots, goals="generator")
     lattice = fleet.lattice()
     out.mkdir(parents=True, exist_ok=True)
     world = out / "maze.world"

@@ -8,7 +8,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from marlgpt_planner.policy import Policy
+from marlgpt_planner.policy import RuntimePolicy
 from marlgpt_training.data.records import Dataset
 
 
@@ -25,7 +25,7 @@ def expert_agreement(model: "str | Path", dataset: "str | Path", rows: int = 409
     expert = np.concatenate([s["action"] for s in loaded])
     rng = np.random.default_rng(seed)
     picked = rng.choice(len(expert), min(rows, len(expert)), replace=False)
-    policy = Policy(model, threads=1)
+    policy = RuntimePolicy(model, threads=1)
     logits = np.concatenate([policy.logits(tokens[picked[i:i + 256]].astype(np.float32))
                              for i in range(0, len(picked), 256)])
     logits = np.where(masks[picked][:, :policy.num_actions], logits, -np.inf)

@@ -9,10 +9,10 @@ from pogema import GridConfig, pogema_v0
 from marlgpt_planner.actions import moves
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import UNREACHABLE, DistanceFields, neighbour_distances
-from marlgpt_planner.lookahead import Search, search_step
-from marlgpt_planner.shield import RESOLUTIONS, GoalAges, rank
+from marlgpt_planner.shield import GoalAges
+from marlgpt_planner.step_rule import SOFT_RULE, StepRule
 from marlgpt_training.benchmark.mapset import Instance
-from marlgpt_training.policies.base import Policy
+from marlgpt_training.policies.base import GridPolicy
 
 #: Moves remembered per agent for the policies (the encoder reads up to this many).
 HISTORY = 8
@@ -40,40 +40,30 @@ def make_env(instance: Instance):
     return pogema_v0(config)
 
 
-def shielded_step(policy: Policy, state: GridState, fields: DistanceFields,
-                  path_weight: float = 0.0, search: int = 1, seed: int = 0) -> np.ndarray:
-    """The next cells (N, 2) the collision shield picks from ``policy``'s rankings (moves onto
-    obstacles left out; ``path_weight`` times the path length each action leaves subtracted
-    from its score) and the state's goal ages: no shared cells, no swaps. ``search`` > 1:
-    the best of that many candidate steps by rollout (:mod:`marlgpt_planner.lookahead`,
-    seeded by ``seed``)."""
+def ranked_step(policy: GridPolicy, state: GridState, fields: DistanceFields, rule: StepRule,
+                seed: int = 0) -> np.ndarray:
+    """The next cells (N, 2) ``rule`` settles from ``policy``'s rankings (its preferences,
+    moves onto obstacles left out) and the state's goal ages: no shared cells, no swaps;
+    ``seed`` seeds the rule's search."""
     path_left = neighbour_distances(fields, state.positions, state.goals)
-    scores = np.array(policy.preferences(state), dtype=np.float64)
-    if path_weight:
-        scores = scores - path_weight * path_left
-    blocked = path_left >= UNREACHABLE
-    blocked[:, 0] = False
-    scores[blocked] = -np.inf
-    return search_step(fields, state.positions, state.goals, rank(scores), state.ages, seed,
-                       Search(candidates=search))
+    allowed = path_left < UNREACHABLE
+    allowed[:, 0] = True
+    rankings = rule.rank(np.array(policy.preferences(state), dtype=np.float64), allowed,
+                         path_left)
+    return rule.settle(state.positions, rankings, state.ages, state.goals, fields, seed=seed)
 
 
-def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
-                trace: Optional[List[np.ndarray]] = None,
-                path_weight: float = 0.0, search: int = 1) -> EpisodeResult:
+def run_episode(instance: Instance, policy: GridPolicy, rule: StepRule = SOFT_RULE,
+                trace: Optional[List[np.ndarray]] = None) -> EpisodeResult:
     """Run ``policy`` for the whole episode; throughput = goals reached / episode length.
 
-    ``resolution``: ``soft`` hands the policy's actions to POGEMA, whose soft rule cancels
-    conflicting moves; ``shield`` hands it the step the collision shield picks from the
-    policy's rankings (:mod:`marlgpt_planner.shield`). POGEMA is the referee either way, and
-    a shielded step it does not apply unchanged is an error. ``path_weight`` (shield only)
-    blends the path length each action leaves into the rankings; ``search`` > 1 (shield only)
-    picks each step among that many candidates by rollout. ``trace``, if given,
-    receives every agent's cells (N, 2) after each step.
+    ``rule`` (:class:`~marlgpt_planner.step_rule.StepRule`): the soft rule hands the policy's
+    actions to POGEMA, whose soft rule cancels conflicting moves; a ranking rule (the shield,
+    with its path weight and search) hands it the step the rule settles from the policy's
+    rankings. POGEMA is the referee either way, and a settled step it does not apply
+    unchanged is an error. ``trace``, if given, receives every agent's cells (N, 2) after
+    each step.
     """
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
-                         f"got {resolution!r}")
     start = time.perf_counter()
     env = make_env(instance)
     env.reset()
@@ -92,9 +82,9 @@ def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
         state = GridState(positions, goals, history,
                           np.array(ages.update(range(len(goals)), goals)))
         planned = None
-        if resolution == "shield":
+        if rule.ranks:
             # Seeded by the step number as the fleet counts steps (from 1).
-            planned = shielded_step(policy, state, fields, path_weight, search, steps + 1)
+            planned = ranked_step(policy, state, fields, rule, steps + 1)
             actions = moves(positions, planned)
         else:
             actions = policy.act(state)
@@ -105,7 +95,7 @@ def run_episode(instance: Instance, policy: Policy, resolution: str = "soft",
         if planned is not None and not np.array_equal(planned, new_positions):
             wrong = np.flatnonzero((planned != new_positions).any(axis=1)).tolist()
             raise RuntimeError(f"{instance.map_name} step {steps}: POGEMA did not apply the "
-                               f"shielded step for agents {wrong}")
+                               f"settled step for agents {wrong}")
         if trace is not None:
             trace.append(new_positions)
         history = np.roll(history, 1, axis=1)

@@ -3,11 +3,11 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence
 
 from tqdm import tqdm
 
-from marlgpt_planner.shield import RESOLUTIONS
+from marlgpt_planner.step_rule import SOFT_RULE, StepRule
 from marlgpt_training.benchmark.episode import EpisodeResult, run_episode
 from marlgpt_training.benchmark.mapset import Instance, MapSet, mean_over
 from marlgpt_training.policies import make_policy
@@ -19,14 +19,10 @@ class EvalReport:
     policy: str
     episodes: List[EpisodeResult]
     references: Dict[str, Dict[tuple, float]] = field(default_factory=dict)
-    #: How conflicting moves were settled: soft (POGEMA's rule) or shield (PIBT over rankings).
-    resolution: str = "soft"
-    #: Shield only: weight of the path length each action leaves in the rankings.
-    path_weight: float = 0.0
+    #: How conflicting moves were settled (resolution, path weight, search).
+    rule: StepRule = SOFT_RULE
     #: Trained models: actions (or rankings) sampled from the policy instead of greedy.
     sample: bool = False
-    #: Shield only: candidate steps of the rollout search (1: the plain shielded step).
-    search: int = 1
 
     @property
     def agent_counts(self) -> List[int]:
@@ -57,10 +53,10 @@ class EvalReport:
         return {
             "map_set": self.map_set,
             "policy": self.policy,
-            "resolution": self.resolution,
-            "path_weight": self.path_weight,
+            "resolution": self.rule.resolution,
+            "path_weight": self.rule.path_weight,
             "sample": self.sample,
-            "search": self.search,
+            "search": self.rule.search,
             "per_agents": {
                 str(n): {"avg_throughput": mean_over(self.throughputs(n)),
                          "instances": len(self.throughputs(n)),
@@ -76,13 +72,8 @@ class EvalReport:
         """A text table: this policy beside each reference algorithm, per agent count."""
         algorithms = sorted(self.references)
         label = Path(self.policy).name if "/" in self.policy else self.policy
-        if self.resolution != "soft":
-            extras = [self.resolution]
-            if self.path_weight:
-                extras.append(f"path {self.path_weight:g}")
-            if self.search > 1:
-                extras.append(f"search {self.search}")
-            label += f" ({', '.join(extras)})"
+        if self.rule.label():
+            label += f" ({self.rule.label()})"
         head = ["agents", "instances", label] + algorithms
         rows = []
         for n in self.agent_counts:
@@ -103,29 +94,23 @@ def _fmt(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _run(task) -> EpisodeResult:
-    instance, policy_spec, sample, resolution, path_weight, search = task
-    return run_episode(instance, make_policy(policy_spec, sample), resolution,
-                       path_weight=path_weight, search=search)
+class _Task(NamedTuple):
+    instance: Instance
+    policy_spec: str
+    sample: bool
+    rule: StepRule
+
+
+def _run(task: _Task) -> EpisodeResult:
+    return run_episode(task.instance, make_policy(task.policy_spec, task.sample), task.rule)
 
 
 def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int = 1,
                   progress: bool = True, sample: bool = False,
-                  resolution: str = "soft", path_weight: float = 0.0,
-                  search: int = 1) -> Iterator[EpisodeResult]:
+                  rule: StepRule = SOFT_RULE) -> Iterator[EpisodeResult]:
     """Episode results for ``instances`` as they finish (order not kept with workers > 1)."""
     make_policy(policy_spec, sample)  # fail fast on a bad name, before any worker starts
-    if resolution not in RESOLUTIONS:
-        raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
-                         f"got {resolution!r}")
-    if path_weight and resolution != "shield":
-        raise ValueError("a path weight only shapes the shield's rankings (--resolution shield)")
-    if search < 1:
-        raise ValueError(f"search needs at least 1 candidate, got {search}")
-    if search > 1 and resolution != "shield":
-        raise ValueError("the rollout search chooses among shielded steps (--resolution shield)")
-    tasks = [(instance, policy_spec, sample, resolution, path_weight, search)
-             for instance in instances]
+    tasks = [_Task(instance, policy_spec, sample, rule) for instance in instances]
     bar = tqdm(total=len(tasks), desc=f"eval {policy_spec}", unit="episode", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -146,16 +131,14 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
 def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[int]] = None,
              max_instances: Optional[int] = None, workers: int = 1,
              progress: bool = True, sample: bool = False,
-             resolution: str = "soft", path_weight: float = 0.0,
-             search: int = 1) -> EvalReport:
+             rule: StepRule = SOFT_RULE) -> EvalReport:
     """Run ``policy_spec`` on ``map_set`` and collect the report with its references;
-    ``resolution`` settles conflicting moves (see :func:`run_episode`)."""
+    ``rule`` settles conflicting moves (see :func:`run_episode`)."""
     counts = list(agent_counts or map_set.agent_counts)
     instances = [inst for n in counts for inst in map_set.instances(n, max_instances)]
     # Longest episodes (most agents) first keeps the workers busy to the end.
     instances.sort(key=lambda inst: -inst.num_agents)
-    episodes = list(run_instances(instances, policy_spec, workers, progress, sample, resolution,
-                                  path_weight, search))
+    episodes = list(run_instances(instances, policy_spec, workers, progress, sample, rule))
     episodes.sort(key=lambda e: (e.num_agents, e.map_name, e.seed))
     return EvalReport(map_set.name, policy_spec, episodes, map_set.reference_results(),
-                      resolution, path_weight, sample, search)
+                      rule, sample)

@@ -10,8 +10,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser = sub.add_parser(
         "bench-latency",
         help="measure an exported model's per-call latency on every backend available here",
-        description="Time marlgpt_planner's Policy (the robots' runtime) on an exported model: "
-        "one call decides for a whole batch of agents. For each backend available on this "
+        description="Time marlgpt_planner's RuntimePolicy (the robots' runtime) on an exported "
+        "model: one call decides for a whole batch of agents. For each backend available on this "
         "machine (ONNX Runtime CPU always; CUDA, ONNX Runtime TensorRT and native TensorRT "
         "where installed) and each batch size, prints p50/p99 milliseconds per call and "
         "decisions per second. Inputs are the observations recorded beside the model by "

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+from marlgpt_planner import step_rule
 from marlgpt_training import environments
 from marlgpt_training.benchmark.evaluate import evaluate
 from marlgpt_training.benchmark.mapset import MapSet
@@ -41,13 +42,13 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--sample", action="store_true",
                         help="trained models: sample actions from the policy (seeded per "
                         "episode) instead of taking the most likely one")
-    parser.add_argument("--resolution", choices=("soft", "shield"), default="soft",
-                        help="how conflicting moves of one step are settled: soft hands each "
-                        "agent's action to POGEMA, whose soft rule makes the losers wait; "
-                        "shield picks the step by PIBT over every agent's ranking of its "
-                        "actions (the fleet's collision shield, docs/planner.md) and hands that "
-                        "to POGEMA. With shield, --policy bfs is plain PIBT (default: "
-                        "%(default)s)")
+    parser.add_argument("--resolution", choices=step_rule.names(), default=step_rule.SOFT,
+                        help="how conflicting moves of one step are settled (the fleet's step "
+                        "rule, docs/planner.md): "
+                        + "; ".join(f"{r.name}: {r.summary}"
+                                    for r in step_rule.RESOLUTIONS.values())
+                        + ". POGEMA referees the settled step. With shield, --policy bfs is "
+                        "plain PIBT (default: %(default)s)")
     parser.add_argument("--path-weight", type=float, default=0.0, metavar="W",
                         help="with --resolution shield: rank each agent's actions by the "
                         "policy's log-probability minus W times the path length the action "
@@ -228,11 +229,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     workers = args.workers or multiprocessing.cpu_count()
     try:
+        rule = step_rule.StepRule(args.resolution, args.path_weight, args.search)
         report = evaluate(map_set, args.policy, agent_counts=args.agents,
                           max_instances=args.max_instances, workers=workers,
-                          progress=not args.no_progress, sample=args.sample,
-                          resolution=args.resolution, path_weight=args.path_weight,
-                          search=args.search)
+                          progress=not args.no_progress, sample=args.sample, rule=rule)
     except ValueError as exc:
         print(f"marlgpt eval: {exc}", file=sys.stderr)
         return 2

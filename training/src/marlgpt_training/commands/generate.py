@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import List
 
+from marlgpt_planner import step_rule
 from marlgpt_training import environments
 from marlgpt_training.data.generate import generate
 from marlgpt_training.data.lifelong import ENV_NAME, GeneratorConfig
@@ -79,7 +80,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         "(MAPF-GPT-DDG style; docs/data.md)")
     delta.add_argument("--from-model", type=Path, default=None, metavar="MODEL.onnx",
                        help="the exported model to roll out (pogema-lmapf only)")
-    delta.add_argument("--resolution", choices=("soft", "shield"), default="shield",
+    delta.add_argument("--resolution", choices=step_rule.names(), default=step_rule.SHIELD,
                        help="how the model's rollout settles conflicts (default: %(default)s)")
     delta.add_argument("--sample", action="store_true",
                        help="the model samples its actions (default: greedy)")

@@ -28,10 +28,9 @@ import numpy as np
 from marlgpt_planner.actions import DELTAS, moves
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields, neighbour_distances
-from marlgpt_planner.policy import Policy as Runtime
-from marlgpt_planner.policy import choose, encoder_expectation, sha256_file
-from marlgpt_planner.shield import RESOLUTIONS, GoalAges, rank, ranking_scores, shield
-from marlgpt_planner.soft_rule import resolve
+from marlgpt_planner.policy import RuntimePolicy, encoder_expectation, sha256_file
+from marlgpt_planner.shield import GoalAges
+from marlgpt_planner.step_rule import SHIELD, StepRule
 from marlgpt_training.data.lifelong import (
     ENV_ID,
     ENV_NAME,
@@ -52,18 +51,19 @@ class DeltaConfig:
     """How the model is rolled out and which windows are kept (see the module doc)."""
 
     model: str
-    resolution: str = "shield"
+    resolution: str = SHIELD
     sample: bool = False
     window: int = 16
     keep: int = 4
     path_weight: float = 0.0
 
+    @property
+    def rule(self) -> StepRule:
+        """How the model's steps are settled (no search: the rollout is the model's own)."""
+        return StepRule(self.resolution, self.path_weight)
+
     def check(self) -> None:
-        if self.resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, "
-                             f"got {self.resolution!r}")
-        if self.path_weight and self.resolution != "shield":
-            raise ValueError("a path weight only shapes the shield's rankings")
+        self.rule  # noqa: B018  (a bad resolution or path weight raises here)
         if self.window < 1 or self.keep < 1:
             raise ValueError(f"window and keep must be at least 1, got {self.window}, "
                              f"{self.keep}")
@@ -88,7 +88,7 @@ class DeltaGenerator(LifelongMapfGenerator):
         delta.check()
         self.delta = delta
         self.model_sha256 = sha256_file(delta.model)
-        runtime = Runtime(delta.model)  # refuses a model whose encoder is not this data's
+        runtime = RuntimePolicy(delta.model)  # refuses a model whose encoder is not this data's
         probe = Encoder.from_layout(np.zeros((1, 1), dtype=bool), runtime.metadata)
         runtime.check(encoder_expectation(probe))
         if probe.ages != config.ages:  # the data takes the model's layout (goal ages or not)
@@ -99,9 +99,9 @@ class DeltaGenerator(LifelongMapfGenerator):
         return dict(super().settings(), delta=dict(asdict(self.delta),
                                                    model_sha256=self.model_sha256))
 
-    def runtime(self) -> Runtime:
+    def runtime(self) -> RuntimePolicy:
         if self._runtime is None:  # made in the worker process, one ONNX session each
-            self._runtime = Runtime(self.delta.model, sample=self.delta.sample)
+            self._runtime = RuntimePolicy(self.delta.model, sample=self.delta.sample)
         return self._runtime
 
     def episode(self, index: int, tokens: bool = True) -> EpisodeRecord:
@@ -110,7 +110,7 @@ class DeltaGenerator(LifelongMapfGenerator):
 
 
 def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig,
-                  runtime: Runtime, obstacles: np.ndarray, free: np.ndarray,
+                  runtime: RuntimePolicy, obstacles: np.ndarray, free: np.ndarray,
                   positions: np.ndarray, goals: np.ndarray, rng: np.random.Generator,
                   encoder: Encoder) -> Trajectory:
     """The model's own lifelong episode (goals redrawn on arrival), as deployed."""
@@ -119,6 +119,7 @@ def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
     history = np.zeros((len(positions), config.history), dtype=np.int64)
     ages = GoalAges()
     agents = range(len(positions))
+    rule = delta.rule
     for _ in range(spec.steps):
         trajectory.positions.append(positions.copy())
         trajectory.goals.append(goals.copy())
@@ -126,16 +127,12 @@ def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
         goal_ages = np.array(ages.update(agents, goals))
         trajectory.ages.append(goal_ages)
         obs = encoder.encode(GridState(positions, goals, history, goal_ages))
-        logits = runtime.logits(obs.values)
-        if delta.resolution == "shield":
-            path_left = (neighbour_distances(encoder.fields, positions, goals)
-                         if delta.path_weight else None)
-            scores = ranking_scores(logits, obs.action_mask, delta.sample, runtime.rng,
-                                    path_left, delta.path_weight)
-            next_positions = shield(positions, rank(scores), goal_ages.tolist())
-        else:
-            actions = choose(logits, obs.action_mask, delta.sample, runtime.rng)
-            next_positions, _ = resolve(positions, positions + DELTAS[actions], obstacles)
+        path_left = (neighbour_distances(encoder.fields, positions, goals)
+                     if rule.path_weight else None)
+        rankings = rule.choose(runtime.logits(obs.values), obs.action_mask, delta.sample,
+                               runtime.rng, path_left)
+        next_positions = rule.settle(positions, rankings, goal_ages.tolist(),
+                                     obstacles=obstacles)
         history = np.roll(history, 1, axis=1)
         history[:, 0] = moves(positions, next_positions)
         positions = next_positions
@@ -186,7 +183,7 @@ def window_gaps(trajectory: Trajectory, obstacles: np.ndarray, fields: DistanceF
 
 
 def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig,
-                  runtime: Runtime, tokens: bool = True) -> EpisodeRecord:
+                  runtime: RuntimePolicy, tokens: bool = True) -> EpisodeRecord:
     """Roll the model out, find its worst windows, and record the expert's labels there."""
     started = time.perf_counter()
     obstacles, free, positions, goals, rng = episode_start(spec)

@@ -18,7 +18,7 @@ import yaml
 
 from marlgpt_planner.actions import NAMES
 from marlgpt_planner.encoder import Encoder
-from marlgpt_planner.policy import MODEL_FORMAT, Policy, agreement, encoder_expectation
+from marlgpt_planner.policy import MODEL_FORMAT, RuntimePolicy, agreement, encoder_expectation
 from marlgpt_training.export import graph, observations
 from marlgpt_training.policies.model import ENV_NAME, environment_layout
 from marlgpt_training.train import checkpoint
@@ -141,7 +141,7 @@ def torch_logits(model, layout: dict, env_id: int, values: np.ndarray) -> np.nda
 def check_parity(model, layout: dict, env_id: int, onnx_path: Path, values: np.ndarray,
                  mask: np.ndarray) -> Dict[str, float]:
     """ONNX Runtime (CPU, the planner's runtime) against torch on the same observations."""
-    policy = Policy(onnx_path, backend="cpu", threads=1)
+    policy = RuntimePolicy(onnx_path, backend="cpu", threads=1)
     encoder = Encoder.from_layout(np.zeros((1, 1), dtype=bool), layout)
     policy.check(encoder_expectation(encoder))
     reference = np.concatenate([torch_logits(model, layout, env_id, values[i:i + 256])

@@ -1,4 +1,4 @@
-"""Latency of the deployed runtime (:class:`marlgpt_planner.policy.Policy`) per backend."""
+"""Latency of the deployed runtime (:class:`marlgpt_planner.policy.RuntimePolicy`) per backend."""
 import platform
 import time
 from pathlib import Path
@@ -6,7 +6,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from marlgpt_planner.policy import ENGINE_SUFFIXES, ModelError, Policy, load_observations
+from marlgpt_planner.policy import ENGINE_SUFFIXES, ModelError, RuntimePolicy, load_observations
 from marlgpt_training.export import observations_path
 
 
@@ -31,7 +31,7 @@ def available_backends(model: Path) -> List[str]:
     return found
 
 
-def inputs(model: Path, policy: Policy, largest: int) -> np.ndarray:
+def inputs(model: Path, policy: RuntimePolicy, largest: int) -> np.ndarray:
     """Recorded observations (tiled to ``largest`` rows), or random tokens if none exist."""
     recorded = observations_path(Path(model))
     if recorded.is_file():
@@ -42,7 +42,7 @@ def inputs(model: Path, policy: Policy, largest: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(values, (reps, 1))[:largest], dtype=np.float32)
 
 
-def time_calls(policy: Policy, values: np.ndarray, seconds: float,
+def time_calls(policy: RuntimePolicy, values: np.ndarray, seconds: float,
                min_calls: int = 20) -> np.ndarray:
     """Per-call seconds of ``policy.logits(values)`` over about ``seconds`` (after warm-up)."""
     for _ in range(5):
@@ -61,7 +61,7 @@ def measure(model: Path, backends: Sequence[str], batches: Sequence[int], thread
     rows, skipped = [], {}
     for backend in backends:
         try:
-            policy = Policy(model, backend=backend, threads=threads, max_batch=max(batches))
+            policy = RuntimePolicy(model, backend=backend, threads=threads, max_batch=max(batches))
         except ModelError as exc:
             if backend == "cpu":
                 raise

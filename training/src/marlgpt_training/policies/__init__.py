@@ -2,12 +2,12 @@
 from pathlib import Path
 from typing import Callable, Dict
 
-from marlgpt_training.policies.base import Policy
+from marlgpt_training.policies.base import GridPolicy
 from marlgpt_training.policies.baselines import BfsPolicy, GreedyPolicy, RandomPolicy
 from marlgpt_training.policies.expert import ExpertPolicy, PibtPolicy
 
 #: Built-in policies: name -> factory.
-BUILTIN: Dict[str, Callable[[], Policy]] = {
+BUILTIN: Dict[str, Callable[[], GridPolicy]] = {
     "random": RandomPolicy,
     "bfs": BfsPolicy,
     "greedy": GreedyPolicy,
@@ -16,7 +16,7 @@ BUILTIN: Dict[str, Callable[[], Policy]] = {
 }
 
 
-def make_policy(spec: str, sample: bool = False) -> Policy:
+def make_policy(spec: str, sample: bool = False) -> GridPolicy:
     """A policy from a built-in name (see ``BUILTIN``) or a checkpoint path.
 
     A checkpoint is a run directory, a ``checkpoints/step-N`` directory or its

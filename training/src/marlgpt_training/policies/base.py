@@ -8,7 +8,7 @@ from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import DistanceFields
 
 
-class Policy:
+class GridPolicy:
     """Chooses every agent's POGEMA action from the full grid state, once per step.
 
     Decentralized policies use only what each agent could observe (its own goal, cells and

@@ -15,17 +15,17 @@ from marlgpt_planner.actions import NUM_ACTIONS, WAIT
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import UNREACHABLE, neighbour_distances, occupied_targets
 from marlgpt_planner.lookahead import pibt_scores
-from marlgpt_training.policies.base import Policy
+from marlgpt_training.policies.base import GridPolicy
 
 
-class RandomPolicy(Policy):
+class RandomPolicy(GridPolicy):
     name = "random"
 
     def act(self, state: GridState) -> np.ndarray:
         return self.rng.integers(0, NUM_ACTIONS, size=len(state.positions))
 
 
-class BfsPolicy(Policy):
+class BfsPolicy(GridPolicy):
     name = "bfs"
 
     def act(self, state: GridState) -> np.ndarray:
@@ -45,7 +45,7 @@ class BfsPolicy(Policy):
         return pibt_scores(self.fields, state.positions, state.goals)
 
 
-class GreedyPolicy(Policy):
+class GreedyPolicy(GridPolicy):
     name = "greedy"
     #: Steps without getting closer before random escape costs are added.
     patience = 2

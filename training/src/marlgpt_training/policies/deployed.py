@@ -1,7 +1,7 @@
 """An exported model file as an evaluation policy, through the robots' own runtime.
 
 ``marlgpt eval --policy model.onnx`` scores exactly what the planner runs: the same
-:class:`marlgpt_planner.policy.Policy`, the same encoder, the same metadata checks.
+:class:`marlgpt_planner.policy.RuntimePolicy`, the same encoder, the same metadata checks.
 """
 from typing import Optional
 
@@ -9,17 +9,16 @@ import numpy as np
 
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
-from marlgpt_planner.policy import ModelError, encoder_expectation
-from marlgpt_planner.policy import Policy as Runtime
-from marlgpt_planner.shield import ranking_scores
-from marlgpt_training.policies.base import Policy
+from marlgpt_planner.policy import ModelError, RuntimePolicy, encoder_expectation
+from marlgpt_planner.rankings import ranking_scores
+from marlgpt_training.policies.base import GridPolicy
 
 
-class DeployedPolicy(Policy):
+class DeployedPolicy(GridPolicy):
     name = "deployed"
 
     def __init__(self, path: str, sample: bool = False, backend: str = "cpu") -> None:
-        self.runtime = Runtime(path, backend=backend, threads=1, sample=sample)
+        self.runtime = RuntimePolicy(path, backend=backend, threads=1, sample=sample)
         self.radius = int(self.runtime.metadata["radius"])
 
     def reset(self, obstacles, num_agents, seed=0, fields: Optional[DistanceFields] = None) -> None:

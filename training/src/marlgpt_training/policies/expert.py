@@ -3,10 +3,10 @@ import numpy as np
 
 from marlgpt_planner.encoder import GridState
 from marlgpt_training.expert import PibtExpert, pibt
-from marlgpt_training.policies.base import Policy
+from marlgpt_training.policies.base import GridPolicy
 
 
-class ExpertPolicy(Policy):
+class ExpertPolicy(GridPolicy):
     """``expert``: PIBT with rollout search (see :class:`PibtExpert`), all agents jointly."""
 
     name = "expert"

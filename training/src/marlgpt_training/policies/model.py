@@ -7,10 +7,10 @@ import torch
 
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
-from marlgpt_planner.shield import ranking_scores
+from marlgpt_planner.rankings import ranking_scores
 from marlgpt_training.environments import POGEMA
 from marlgpt_training.model.gpt import masked_logits
-from marlgpt_training.policies.base import Policy
+from marlgpt_training.policies.base import GridPolicy
 from marlgpt_training.train import checkpoint
 
 ENV_NAME = POGEMA
@@ -35,7 +35,7 @@ def choose(logits: torch.Tensor, mask: np.ndarray, sample: bool,
     return logits.argmax(dim=-1).numpy()
 
 
-class ModelPolicy(Policy):
+class ModelPolicy(GridPolicy):
     name = "model"
 
     def __init__(self, path: str, sample: bool = False) -> None:
