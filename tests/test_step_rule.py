@@ -1,5 +1,7 @@
 """The step rule (marlgpt_planner.step_rule): one checked value per way of settling a step, and
 settle() equal to the soft rule, the shield and the search it stands for."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -53,7 +55,7 @@ def test_rules_name_what_they_are_and_what_planners_must_share() -> None:
     assert StepRule.lenient(SHIELD, 0.5, 16) == StepRule(SHIELD, 0.5, 16)
     with pytest.raises(ValueError, match="resolution must be one of"):
         StepRule.lenient("hard")
-    with pytest.raises(Exception):  # frozen: a rule cannot change under a running fleet
+    with pytest.raises(dataclasses.FrozenInstanceError):  # no change under a running fleet
         SOFT_RULE.resolution = SHIELD  # type: ignore[misc]
 
 
@@ -103,3 +105,17 @@ def test_choose_hands_in_one_action_or_a_ranking() -> None:
         rank(np.where(mask, 3.0 * scores, -np.inf))
     with pytest.raises(ValueError, match="path length"):
         StepRule(SHIELD, 2.0).rank(scores, mask)
+
+
+def test_the_nodes_parameters_make_the_fleets_rule() -> None:
+    from marlgpt_planner.parameters import step_rule, validate
+    from tests.test_parameters import MUST_SET
+
+    defaults = validate(dict(MUST_SET))
+    assert step_rule(defaults) == StepRule(SHIELD, 0.0, 16)
+    tuned = validate(dict(MUST_SET, **{"model.path_weight": 0.5, "fleet_protocol.search": 4}))
+    assert step_rule(tuned) == StepRule(SHIELD, 0.5, 4)
+    # Under the soft rule the shield's options (defaults included) are not read.
+    soft = validate(dict(MUST_SET, **{"fleet_protocol.resolution": SOFT,
+                                      "model.path_weight": 0.5}))
+    assert step_rule(soft) == SOFT_RULE
