@@ -14,7 +14,7 @@ PROBE = """
 import json, sys
 from pathlib import Path
 from marlgpt_planner import fleet_config
-fleet = fleet_config.Fleet.load()
+fleet = fleet_config.FleetDescription.load()
 specs = fleet.nodes("loopback")
 old_guess = Path(fleet_config.__file__).resolve().parent.parent / "config" / "fleet_maze.yaml"
 print(json.dumps({"module": fleet_config.__file__, "default": str(fleet_config.DEFAULT_FLEET),
@@ -57,3 +57,5 @@ def test_the_default_fleet_resolves_in_an_install_without_symlinks(install: Path
     for path in ("launch/maze.launch.py", "config/planner.yaml", "models/marlgpt.onnx",
                  "config/maps/maze_17x17.txt"):
         assert (share / path).is_file(), path
+    for module in ("ros/__init__.py", "ros/node.py", "ros/goal_input.py"):  # sub-packages too
+        assert (site / "marlgpt_planner" / module).is_file(), module

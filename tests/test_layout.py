@@ -1,8 +1,10 @@
 """The repository keeps the design's layout, and CI runs the README's test command."""
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import List, Tuple
 
 from tests.conftest import REPO
 
@@ -62,11 +64,84 @@ FORBIDDEN = re.compile(r"^\s*(import|from)\s+(torch|pogema|marlgpt_training|marl
 def test_robot_side_imports_neither_torch_nor_pogema_nor_the_simulators() -> None:
     package = ROBOT_SIDE.parent
     files = sorted(package.rglob("*.py"))
-    assert ROBOT_SIDE / "planner_node.py" in files and package / "setup.py" in files
+    assert ROBOT_SIDE / "ros" / "node.py" in files and package / "setup.py" in files
     offenders = [str(p.relative_to(package)) for p in files if FORBIDDEN.search(p.read_text())]
     assert offenders == []
     # The pattern finds an import however deep it sits in a function.
     assert FORBIDDEN.search("def f():\n    from pogema import pogema_v0\n")
+
+
+#: rclpy and the ROS interface packages (std_msgs, rcl_interfaces, std_srvs, marlgpt_msgs, ...).
+ROS_IMPORT = re.compile(r"^\s*(import|from)\s+(rclpy|\w+_msgs|\w+_interfaces|\w+_srvs)\b", re.M)
+
+
+def ros_imports_outside_the_ros_room(package: Path) -> List[str]:
+    """Files of ``package`` outside its ``ros/`` sub-package that import ROS, however deep."""
+    room = package / "ros"
+    return sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                  if room not in p.parents and ROS_IMPORT.search(p.read_text()))
+
+
+def test_only_the_ros_room_imports_rclpy_and_the_ros_messages() -> None:
+    """docs/architecture.md: the robot runtime's pure logic never imports ROS; its ROS plumbing
+    lives in marlgpt_planner/ros/."""
+    room = ROBOT_SIDE / "ros"
+    assert (room / "__init__.py").is_file() and (room / "goal_input.py").is_file()
+    assert ros_imports_outside_the_ros_room(ROBOT_SIDE) == []
+    # The plumbing's real imports are what the pattern finds.
+    for name in ("node.py", "process.py", "goal_input.py", "pose_input.py", "qos.py"):
+        assert ROS_IMPORT.search((room / name).read_text()), name
+
+
+def test_the_ros_room_check_finds_ros_imports(tmp_path: Path) -> None:
+    for line in ("import rclpy", "from rclpy.node import Node", "import rclpy.qos as qos",
+                 "from geometry_msgs.msg import PoseStamped",
+                 "from marlgpt_msgs.srv import SetGoal",
+                 "from rcl_interfaces.msg import ParameterDescriptor",
+                 "from std_srvs.srv import Empty", "from builtin_interfaces.msg import Time"):
+        assert ROS_IMPORT.search(f"def f():\n    if True:\n        {line}\n"), line
+    for line in ("import numpy as np", "from marlgpt_planner.lattice import Lattice",
+                 "# import rclpy", "import rclpyx", "from msgs import x", "x = 'import rclpy'"):
+        assert not ROS_IMPORT.search(line + "\n"), line
+    package = tmp_path / "pkg"
+    (package / "ros").mkdir(parents=True)
+    (package / "grid.py").write_text("import numpy as np\n")
+    (package / "ros" / "node.py").write_text("import rclpy\nfrom std_msgs.msg import String\n")
+    assert ros_imports_outside_the_ros_room(package) == []
+    (package / "lattice.py").write_text("def f():\n    from geometry_msgs.msg import Pose\n")
+    (package / "tools").mkdir()
+    (package / "tools" / "run.py").write_text("import rclpy\n")
+    assert ros_imports_outside_the_ros_room(package) == ["lattice.py", "tools/run.py"]
+
+
+#: The most methods a class of the robot runtime may have (def in the class body).
+MAX_METHODS = 25
+
+
+def crowded_classes(source: str, limit: int = MAX_METHODS) -> List[Tuple[str, int]]:
+    """(class, number of methods) of each class in ``source`` with more than ``limit``."""
+    counts = [(node.name, sum(isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                              for item in node.body))
+              for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)]
+    return [(name, count) for name, count in counts if count > limit]
+
+
+def test_no_class_of_the_robot_runtime_has_more_than_25_methods() -> None:
+    files = sorted(ROBOT_SIDE.rglob("*.py"))
+    assert ROBOT_SIDE / "ros" / "node.py" in files and ROBOT_SIDE / "robot.py" in files
+    crowded = {str(p.relative_to(ROBOT_SIDE)): crowded_classes(p.read_text()) for p in files}
+    assert {path: found for path, found in crowded.items() if found} == {}
+
+
+def test_the_method_count_finds_a_crowded_class() -> None:
+    def source(methods: int) -> str:
+        body = "".join(f"        def m{i}(self):\n            pass\n" for i in range(methods))
+        return "class Outer:\n    class Crowded:\n" + body  # nested classes count too
+
+    assert crowded_classes(source(MAX_METHODS)) == []
+    assert crowded_classes(source(MAX_METHODS + 1)) == [("Crowded", MAX_METHODS + 1)]
+    assert crowded_classes("class A:\n" + "".join(f"    async def m{i}(self): pass\n"
+                                                    for i in range(30))) == [("A", 30)]
 
 
 def test_training_and_the_simulators_do_not_import_each_other() -> None:

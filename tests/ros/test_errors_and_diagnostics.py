@@ -1,4 +1,4 @@
-"""An exception in a callback does not end a node (ros_main.run_node), and the planner's
+"""An exception in a callback does not end a node (ros.process.run_node), and the planner's
 /diagnostics levels (messages.diagnostics)."""
 import math
 import signal
@@ -11,7 +11,7 @@ from tests.conftest import REPO
 NODE = """
 import sys
 from rclpy.node import Node
-from marlgpt_planner.ros_main import run_node
+from marlgpt_planner.ros.process import run_node
 
 class Failing(Node):
     def __init__(self):
@@ -60,11 +60,11 @@ def test_diagnostics_levels() -> None:
     from marlgpt_planner import lockstep
     from marlgpt_planner.goals import Goals
     from marlgpt_planner.lattice import Lattice
-    from marlgpt_planner.messages import diagnostics
     from marlgpt_planner.robot import Robot
+    from marlgpt_planner.ros.messages import diagnostics
 
     lattice = Lattice(0.0, 1.5, 0.3, 5, 5)
-    fleet = lockstep.Fleet(["r1", "r2", "r3"])
+    fleet = lockstep.LockStep(["r1", "r2", "r3"])
     robots = [Robot(r, lattice, Goals("external")) for r in ("r1", "r2", "r3")]
     for robot in robots:
         robot.set_map(np.zeros((5, 5), bool))

@@ -13,7 +13,7 @@ from typing import Dict, Optional
 import pytest
 import yaml
 
-from marlgpt_planner.fleet_config import Fleet, NodeSpec, parameter_file
+from marlgpt_planner.fleet_config import FleetDescription, NodeSpec, parameter_file
 from marlgpt_sim.fleet_runner import FleetRun, StepWatcher
 from tests.conftest import REPO
 
@@ -46,7 +46,7 @@ def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals=
     the fleet description (pose, yaw, origin). Returns (summary, run)."""
     monkeypatch.setenv("ROS_DOMAIN_ID", ros_env["ROS_DOMAIN_ID"])
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    fleet = Fleet.load(fleet_file(tmp_path, robots, goals, planner=planner,
+    fleet = FleetDescription.load(fleet_file(tmp_path, robots, goals, planner=planner,
                                   description=description))
     run = FleetRun(fleet, tmp_path / "run", sim_params=dict(FAST_SIM, **(sim or {})),
                    env=ros_env)
@@ -187,7 +187,7 @@ def test_bad_goals_on_every_way_in_are_refused_and_kill_no_planner(tmp_path, ros
     the end, each goal refused with a log line, the service says no, no collision."""
     from marlgpt_sim.bad_goals import Injector
 
-    fleet = Fleet.load(fleet_file(tmp_path, 4, "generator"))
+    fleet = FleetDescription.load(fleet_file(tmp_path, 4, "generator"))
     state = {}
 
     def during(run, watcher):
@@ -304,7 +304,7 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
     from marlgpt_planner.lattice import Lattice, render_occupancy
 
     spec = NodeSpec("marlgpt_planner", "marlgpt_planner", "planner",
-                    "marlgpt_planner.planner_node", "robot1", {
+                    "marlgpt_planner.ros.node", "robot1", {
         "robots": ["robot1"], "lattice.origin": [0.0, 1.5], "lattice.cell_size": 0.3,
         "lattice.rows": 5, "lattice.cols": 5, "model.path": str(MODEL), "tick_rate": 20.0,
         "pose.source": "topic"})
@@ -388,7 +388,7 @@ def test_fleet_runner_cli_refuses_a_bad_description(tmp_path) -> None:
 
 
 def test_launch_and_runner_start_the_same_nodes() -> None:
-    fleet = Fleet.load(PACKAGE / "config" / "fleet_maze.yaml")
+    fleet = FleetDescription.load(PACKAGE / "config" / "fleet_maze.yaml")
     specs = fleet.nodes("loopback")
     assert [s.namespace for s in specs] == ["", "robot1", "robot2", "robot3", "robot4"]
     assert {s.executable for s in specs} == {"loopback_sim", "planner"}

@@ -19,7 +19,7 @@ def start_planner(tmp_path: Path, ros_env, parameters: dict) -> subprocess.Compl
 
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"/**": {"ros__parameters": nested(parameters)}}))
-    return subprocess.run([sys.executable, "-m", "marlgpt_planner.planner_node", "--ros-args",
+    return subprocess.run([sys.executable, "-m", "marlgpt_planner.ros.node", "--ros-args",
                            "-r", "__ns:=/robot1", "--params-file", str(params)],
                           env=ros_env, capture_output=True, text=True, timeout=60)
 
@@ -72,6 +72,6 @@ def test_good_parameters_start_a_planner_that_waits_for_its_fleet(tmp_path, ros_
 
         params = tmp_path / "params.yaml"
         params.write_text(yaml.safe_dump({"/**": {"ros__parameters": nested(GOOD)}}))
-        subprocess.run([sys.executable, "-m", "marlgpt_planner.planner_node", "--ros-args",
+        subprocess.run([sys.executable, "-m", "marlgpt_planner.ros.node", "--ros-args",
                         "-r", "__ns:=/robot1", "--params-file", str(params)],
                        env=ros_env, capture_output=True, text=True, timeout=8)

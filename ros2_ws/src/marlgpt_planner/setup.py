@@ -27,6 +27,6 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.8",
     entry_points={"console_scripts": [
-        "planner = marlgpt_planner.planner_node:main",
+        "planner = marlgpt_planner.ros.node:main",
     ]},
 )

@@ -52,7 +52,7 @@ class Injector:
 
         from marlgpt_msgs.msg import Goal
         from marlgpt_msgs.srv import SetGoal
-        from marlgpt_planner.qos import GOAL_QOS
+        from marlgpt_planner.ros.qos import GOAL_QOS
 
         self.node, self.robots, self.obstacles, self.count = node, robots, obstacles, count
         self._types = (Goal, PoseStamped, SetGoal)

@@ -21,13 +21,19 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import yaml
 
-from marlgpt_planner.fleet_config import DEFAULT_FLEET, Fleet, FleetError, NodeSpec, parameter_file
+from marlgpt_planner.fleet_config import (
+    DEFAULT_FLEET,
+    FleetDescription,
+    FleetError,
+    NodeSpec,
+    parameter_file,
+)
 
 
 class FleetRun:
     """The processes of one fleet run (usable from tests: start, wait, kill, stop)."""
 
-    def __init__(self, fleet: Fleet, out: Path, sim: str = "loopback",
+    def __init__(self, fleet: FleetDescription, out: Path, sim: str = "loopback",
                  planner: Optional[Dict] = None, sim_params: Optional[Dict] = None,
                  env: Optional[Dict[str, str]] = None) -> None:
         self.fleet = fleet
@@ -150,7 +156,7 @@ class StepWatcher:
         import rclpy
 
         from marlgpt_msgs.msg import FleetStep
-        from marlgpt_planner.qos import FLEET_QOS
+        from marlgpt_planner.ros.qos import FLEET_QOS
 
         self.rclpy = rclpy
         rclpy.init()
@@ -189,8 +195,8 @@ class StepWatcher:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        fleet = Fleet.load(args.fleet, robots=args.robots, model=args.model, goals=args.goals,
-                           pose=args.pose_mode)
+        fleet = FleetDescription.load(args.fleet, robots=args.robots, model=args.model,
+                                      goals=args.goals, pose=args.pose_mode)
     except FleetError as exc:
         print(f"fleet_runner: {exc}", file=sys.stderr)
         return 2

@@ -43,8 +43,15 @@ from tf2_msgs.msg import TFMessage
 from marlgpt_msgs.msg import FleetStep, Goal
 from marlgpt_planner.grid import parse_grid
 from marlgpt_planner.lattice import Lattice, quaternion_to_yaw, render_occupancy
-from marlgpt_planner.qos import AMCL_POSE_QOS, FLEET_QOS, GOAL_QOS, LATCHED, TF_QOS, TF_STATIC_QOS
-from marlgpt_planner.ros_main import run_node
+from marlgpt_planner.ros.process import run_node
+from marlgpt_planner.ros.qos import (
+    AMCL_POSE_QOS,
+    FLEET_QOS,
+    GOAL_QOS,
+    LATCHED,
+    TF_QOS,
+    TF_STATIC_QOS,
+)
 from marlgpt_sim.animation import write_svg
 from marlgpt_sim.pose_feed import GATES, MODES, DriftingOdometry, PublishGate
 from marlgpt_sim.world import World

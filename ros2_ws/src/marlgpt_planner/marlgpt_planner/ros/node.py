@@ -6,7 +6,9 @@ subscriptions, the fleet topics, Nav2 clients, goals, markers and diagnostics. W
 robot does in a step is :mod:`~marlgpt_planner.robot`; what the fleet does,
 :mod:`~marlgpt_planner.lockstep`. Nothing here blocks: one timer and the callbacks advance
 the protocol, and an exception in a callback is logged and reported on /diagnostics instead
-of ending the node (:func:`~marlgpt_planner.ros_main.run_node`).
+of ending the node (:func:`~marlgpt_planner.ros.process.run_node`). Goals from outside come
+in through :class:`~marlgpt_planner.ros.goal_input.GoalInput`, poses through
+:class:`~marlgpt_planner.ros.pose_input.PoseInput`.
 """
 import json
 import math
@@ -17,38 +19,40 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import OccupancyGrid
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
-from marlgpt_msgs.msg import FleetStep, Goal, RobotState
-from marlgpt_msgs.srv import SetGoal
-from marlgpt_planner import lockstep, markers, messages
+from marlgpt_msgs.msg import FleetStep, RobotState
+from marlgpt_planner import lockstep
 from marlgpt_planner.actions import WAIT
 from marlgpt_planner.decisions import Decider
 from marlgpt_planner.goals import Goals, goal_problem
 from marlgpt_planner.grid import grid_digest, parse_grid
 from marlgpt_planner.lattice import Lattice, MapError
-from marlgpt_planner.nav_client import NavigationClient
-from marlgpt_planner.parameters import PARAMETERS, robots_and_fleet, validate
-from marlgpt_planner.policy import ModelError, Policy
-from marlgpt_planner.pose_input import PoseInput, pose_timeout, robot_topic
-from marlgpt_planner.qos import FLEET_QOS, GOAL_QOS, LATCHED
+from marlgpt_planner.parameters import PARAMETERS, robots_and_fleet, step_rule, validate
+from marlgpt_planner.policy import ModelError, RuntimePolicy
 from marlgpt_planner.robot import Cancel, Go, Log, Publish, Robot
-from marlgpt_planner.ros_main import run_node
+from marlgpt_planner.ros import markers, messages
+from marlgpt_planner.ros.goal_input import GoalInput
+from marlgpt_planner.ros.nav_client import NavigationClient
+from marlgpt_planner.ros.pose_input import PoseInput, pose_timeout, robot_topic
+from marlgpt_planner.ros.process import run_node
+from marlgpt_planner.ros.qos import FLEET_QOS, LATCHED
 
 #: Seconds an exception keeps the diagnostics at ERROR.
 FAULT_SHOWN = 30.0
 
 
 class Driver:
-    """The ROS side of one robot: its protocol state, Nav2 client, pose input, last states."""
+    """The ROS side of one robot: its protocol state, Nav2 client, pose and goal input, last
+    states."""
 
     def __init__(self, robot: Robot, index: int, nav: NavigationClient) -> None:
         self.robot, self.index, self.nav = robot, index, nav
         self.pose_input: Optional[PoseInput] = None
+        self.goal_input: Optional[GoalInput] = None
         self.recent: Dict[tuple, RobotState] = {}  # (step, status) -> this and last step's
         self.published_at = 0.0
 
@@ -65,14 +69,13 @@ class PlannerNode(Node):
         self.lattice = Lattice(p["lattice.origin"][0], p["lattice.origin"][1],
                                p["lattice.cell_size"], p["lattice.rows"], p["lattice.cols"],
                                p["lattice.yaw"])
-        self.fleet = lockstep.Fleet(fleet, lost_after=p["fleet_protocol.lost_after"],
+        self.fleet = lockstep.LockStep(fleet, lost_after=p["fleet_protocol.lost_after"],
                                     startup_timeout=p["fleet_protocol.startup_timeout"],
-                                    resolution=p["fleet_protocol.resolution"],
-                                    search=p["fleet_protocol.search"])
-        self.policy = Policy(p["model.path"], backend=p["model.backend"],
+                                    rule=step_rule(p))
+        self.policy = RuntimePolicy(p["model.path"], backend=p["model.backend"],
                              threads=p["model.threads"], sample=p["model.sample"],
                              seed=p["model.seed"])
-        self.decider = Decider(self.policy, p["model.path_weight"])
+        self.decider = Decider(self.policy)
         self.decider.check((self.lattice.rows, self.lattice.cols))  # before joining the fleet
         self.obstacles: Optional[np.ndarray] = None
         self.map_digest = ""  # of self.obstacles: proposals carry it (the search needs one map)
@@ -110,8 +113,7 @@ class PlannerNode(Node):
         p = self.params
         goals = Goals("generator" if p["goals.source"] == "generator" else "external",
                       seed=p["goals.seed"] * 1000 + index,
-                      check=lambda cell, r=robot_id: self._goal_problem(r, cell),
-                      refused=lambda cell, why, r=robot_id: self._refused(r, cell, why))
+                      check=lambda cell, r=robot_id: self._goal_problem(r, cell))
         robot = Robot(robot_id, self.lattice, goals, p["pose.hysteresis"], pose_timeout(p),
                       p["nav.step_timeout"])
         nav = NavigationClient(self, robot_topic(robot_id, p["nav.action"]), p["nav.frame"],
@@ -120,12 +122,7 @@ class PlannerNode(Node):
         driver = self.drivers[robot_id] = Driver(robot, index, nav)
         driver.pose_input = PoseInput(self, robot_id, p, lambda *pose, d=driver:
                                       self._take_pose(d, *pose))
-        self.create_subscription(Goal, robot_topic(robot_id, "marlgpt/goal"),
-                                 lambda msg, d=driver: self._on_goal(d, msg), GOAL_QOS)
-        self.create_subscription(PoseStamped, robot_topic(robot_id, "marlgpt/goal_pose"),
-                                 lambda msg, d=driver: self._on_goal_pose(d, msg), GOAL_QOS)
-        self.create_service(SetGoal, robot_topic(robot_id, "set_goal"),
-                            lambda req, res, d=driver: self._on_set_goal(d, req, res))
+        driver.goal_input = GoalInput(self, robot, self._advance)  # logs refused goals too
 
     def _warn(self, key: str, text: str, every: float = 5.0) -> None:
         now = time.monotonic()
@@ -151,9 +148,7 @@ class PlannerNode(Node):
         self.get_logger().info(f"coarse grid from {source}: {int(obstacles.sum())} of "
                                f"{obstacles.size} cells blocked")
         self.obstacles = obstacles
-        # The search setting rides along: a planner searching differently (or not at all)
-        # makes the others take the plain shielded step, which every planner computes alike.
-        self.map_digest = f"{grid_digest(obstacles)}/search={self.fleet.search.candidates}"
+        self.map_digest = grid_digest(obstacles)
         self._map_changed()
 
     def _map_changed(self) -> None:
@@ -168,12 +163,6 @@ class PlannerNode(Node):
         if start is not None and not self.lattice.contains(start):
             start = None
         return goal_problem(cell, obstacles, start, self.fleet.lost_cells)
-
-    def _refused(self, robot_id: str, cell, why: str) -> None:
-        current = self.drivers[robot_id].robot.goals.current if robot_id in self.drivers \
-            else None
-        self.get_logger().warning(f"{robot_id}: goal {cell} refused: {why}; keeping goal "
-                                  f"{current}")
 
     # --- inputs -------------------------------------------------------------------------------
     def _on_map(self, msg: OccupancyGrid) -> None:
@@ -191,29 +180,6 @@ class PlannerNode(Node):
         driver.nav.pose(x, y, time.monotonic())  # may report an arrival (advances the step)
         if not driver.robot.ready:
             self._advance()
-
-    def _on_goal(self, driver: Driver, msg: Goal) -> None:
-        if msg.robot_id and msg.robot_id != driver.robot.id:
-            return
-        driver.robot.goals.offer(msg.sequence, (msg.cell.row, msg.cell.col))
-        self._advance()
-
-    def _on_goal_pose(self, driver: Driver, msg: PoseStamped) -> None:
-        """A goal in metres (e.g. RViz's 2D Goal Pose): the cell holding it."""
-        x, y = msg.pose.position.x, msg.pose.position.y
-        if not (math.isfinite(x) and math.isfinite(y)):
-            driver.robot.goals.refused((x, y), "the goal pose is not finite")
-            return
-        driver.robot.goals.replace(self.lattice.cell_at(x, y))
-        self._advance()
-
-    def _on_set_goal(self, driver: Driver, request, response):
-        if request.robot_id and request.robot_id != driver.robot.id:
-            response.accepted, response.message = False, f"this is {driver.robot.id}'s service"
-            return response
-        reason = driver.robot.goals.replace((request.goal.row, request.goal.col))
-        response.accepted, response.message = reason is None, reason or ""
-        return response
 
     def _on_state(self, msg: RobotState) -> None:
         now = time.monotonic()
@@ -307,11 +273,11 @@ class PlannerNode(Node):
             rankings = [[WAIT]] * len(ours)
         self.stats["decision_ms"].append((time.perf_counter() - started) * 1e3)
         now = time.monotonic()
-        shield = self.fleet.resolution == "shield"
+        ranks = self.fleet.rule.ranks
         for driver, ranking in zip(ours, rankings):
             cell, goal = starts[driver.robot.id]
             self._apply(driver, driver.robot.propose(self.fleet.step, cell, goal, ranking, now,
-                                                     shield))
+                                                     ranks))
 
     def _execute(self, outcome: lockstep.Outcome, now: float) -> None:
         if outcome.robot_ids and outcome.robot_ids[0] in self.drivers:
@@ -353,7 +319,8 @@ class PlannerNode(Node):
 
     def _publish(self, driver: Driver, effect: Publish) -> None:
         msg = messages.robot_state(driver.robot, effect, self.params["nav.frame"],
-                                   self.get_clock().now().to_msg(), self.map_digest)
+                                   self.get_clock().now().to_msg(), self.map_digest,
+                                   self.fleet.rule.agreement())
         driver.recent[effect.step, effect.status] = msg
         driver.published_at = time.monotonic()
         for key in [k for k in driver.recent if k[0] < effect.step - 1]:

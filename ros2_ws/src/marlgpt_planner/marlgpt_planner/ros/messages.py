@@ -28,11 +28,12 @@ def cell_msg(cell) -> CellMsg:
 
 
 def robot_state(robot: Robot, effect: Publish, frame: str, stamp,
-                map_digest: str = "") -> RobotState:
+                map_digest: str = "", step_rule: str = "") -> RobotState:
     """The RobotState a :class:`~marlgpt_planner.robot.Publish` effect asks for, naming the
-    grid its planner resolves on (``map_digest``)."""
+    grid its planner resolves on (``map_digest``) and its step rule's agreement
+    (:meth:`~marlgpt_planner.step_rule.StepRule.agreement`)."""
     msg = RobotState()
-    msg.map_digest = map_digest
+    msg.map_digest, msg.step_rule = map_digest, step_rule
     msg.header.stamp, msg.header.frame_id = stamp, frame
     msg.robot_id, msg.step, msg.status = robot.id, effect.step, effect.status
     msg.action, msg.ranking = effect.action, list(effect.ranking)
@@ -50,7 +51,8 @@ def report(msg: RobotState) -> lockstep.Report:
                            (msg.current_cell.row, msg.current_cell.col),
                            (msg.intended_cell.row, msg.intended_cell.col),
                            (msg.goal_cell.row, msg.goal_cell.col), msg.goals_reached,
-                           tuple(int(a) for a in msg.ranking), msg.map_digest)
+                           tuple(int(a) for a in msg.ranking), msg.map_digest,
+                           msg.step_rule)
 
 
 def fleet_step(outcome: lockstep.Outcome, stamp) -> FleetStep:
@@ -68,7 +70,7 @@ def fleet_step(outcome: lockstep.Outcome, stamp) -> FleetStep:
     return msg
 
 
-def diagnostics(robots: Sequence[Robot], fleet: lockstep.Fleet, now: float, stamp,
+def diagnostics(robots: Sequence[Robot], fleet: lockstep.LockStep, now: float, stamp,
                 map_known: bool, fault: Optional[str],
                 decision_ms: Optional[float]) -> DiagnosticArray:
     """One status per robot: OK; WARN while holding, timed out or without a fresh pose;

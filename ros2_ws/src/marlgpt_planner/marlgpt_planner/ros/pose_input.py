@@ -14,7 +14,7 @@ from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from tf2_msgs.msg import TFMessage
 
 from marlgpt_planner.lattice import quaternion_to_yaw
-from marlgpt_planner.qos import AMCL_POSE_QOS, POSE_QOS, TF_QOS, TF_STATIC_QOS
+from marlgpt_planner.ros.qos import AMCL_POSE_QOS, POSE_QOS, TF_QOS, TF_STATIC_QOS
 from marlgpt_planner.transforms import TransformBuffer
 
 #: The pose topic of each topic source, when pose.topic is empty.
