@@ -20,7 +20,7 @@ from marlgpt_planner.encoder import Encoder
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.policy import RuntimePolicy
 from marlgpt_training.data.delta import DeltaConfig, model_rollout
-from marlgpt_training.data.lifelong import GeneratorConfig, episode_start
+from marlgpt_training.envs.pogema import GeneratorConfig, episode_start
 
 
 def score(task) -> tuple:

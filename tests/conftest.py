@@ -59,9 +59,9 @@ def decisive_checkpoint(out: Path, size: str = "tiny", seed: int = 3) -> Path:
     decided by clear logit margins (an untrained head gives near-ties that rounding flips)."""
     from safetensors.torch import load_file, save_file
 
-    from marlgpt_training.train import checkpoint
+    from marlgpt_training.envs.pogema import save_untrained
 
-    directory = checkpoint.save_untrained(out, size, seed=seed)
+    directory = save_untrained(out, size, seed=seed)
     weights = load_file(str(directory / "model.safetensors"))
     weights["actor.head.weight"] = weights["actor.head.weight"] * 200
     save_file(weights, str(directory / "model.safetensors"))

@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 from marlgpt_planner.policy import RuntimePolicy
 from marlgpt_training.cli import main
 from marlgpt_training.data.delta import DeltaConfig, delta_episode, model_rollout
-from marlgpt_training.data.lifelong import GeneratorConfig, episode_start, make_expert
 from marlgpt_training.data.records import Dataset
+from marlgpt_training.envs.pogema import GeneratorConfig, episode_start, make_expert
 from tests.conftest import REPO
 
 MODEL = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"

@@ -16,8 +16,8 @@ from marlgpt_training.benchmark.mapset import MapSet
 from marlgpt_training.cli import main
 from marlgpt_training.export import export_checkpoint, observations_path, torch_logits
 from marlgpt_training.export.graph import OPSET, TENSORRT_8_2_OPS, ExportError, check
+from marlgpt_training.model import checkpoint
 from marlgpt_training.policies.model import ENV_NAME, environment_layout
-from marlgpt_training.train import checkpoint
 from tests.conftest import REPO, SHARED_SETS, decisive_checkpoint, needs_shared_sets, tiny_map_set
 
 MAZES = SHARED_SETS / "02-mazes"

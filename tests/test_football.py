@@ -14,8 +14,8 @@ if os.environ.get("MARLGPT_GRF") == "0":
     pytest.skip("set up without Google Research Football (MARLGPT_GRF=0)",
                 allow_module_level=True)
 
-from marlgpt_training.data import football  # noqa: E402
-from marlgpt_training.data import football_expert as expert_module  # noqa: E402
+from marlgpt_training.envs import grf as football  # noqa: E402
+from marlgpt_training.expert import football as expert_module  # noqa: E402
 
 PASS_AND_SHOOT = "academy_pass_and_shoot_with_keeper"
 

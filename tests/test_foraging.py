@@ -1,7 +1,8 @@
 """Level-Based Foraging, the second environment: tokens, masks and an expert that beats random."""
 import numpy as np
 
-from marlgpt_training.data import foraging
+from marlgpt_training.envs import lbf as foraging
+from marlgpt_training.expert import foraging as foraging_expert
 
 
 def test_layout_uses_the_four_indices() -> None:
@@ -25,13 +26,13 @@ def test_tokens_and_masks_of_a_real_step() -> None:
     np.testing.assert_allclose(toks[0, 9:12], [me.position[0] / 8, me.position[1] / 8,
                                                me.level / 3], rtol=1e-6)
     assert (toks[:, 6:9] == -1).all()  # the third food slot is empty in a 2-food task
-    mask = foraging.action_mask(env)
+    mask = foraging_expert.action_mask(env)
     assert mask.shape == (2, 6) and mask[:, 0].all()
 
 
 def test_expert_clearly_beats_random() -> None:
     rng = np.random.default_rng(0)
-    expert = foraging.evaluate(lambda env, t, m: foraging.expert_actions(env, rng), 16)
+    expert = foraging.evaluate(lambda env, t, m: foraging_expert.expert_actions(env, rng), 16)
     rand = foraging.evaluate(lambda env, t, m: np.array([rng.choice(np.flatnonzero(r))
                                                          for r in m]), 16)
     assert expert["score"] > 2 * rand["score"] + 0.1, (expert, rand)

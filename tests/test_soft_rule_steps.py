@@ -1,5 +1,5 @@
-"""scripts/soft_rule_steps.py: how a pure policy's agent-steps are sorted under the soft rule."""
-import importlib.util
+"""How a pure policy's agent-steps are sorted under the soft rule
+(marlgpt_training.benchmark.step_outcomes, and its command line scripts/soft_rule_steps.py)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from marlgpt_planner.grid import DistanceFields, parse_grid
+from marlgpt_training.benchmark import step_outcomes
 from tests.conftest import SHARED_SETS, needs_shared_sets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,15 +16,7 @@ MODEL = REPO / "ros2_ws/src/marlgpt_planner/models/marlgpt.onnx"
 MAZES = SHARED_SETS / "02-mazes"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("soft_rule_steps", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_every_kind_of_step_is_told_apart() -> None:
-    steps = load_script()
     obstacles = parse_grid(".....\n.....\n.....")
     fields = DistanceFields(obstacles, pad=1)
     # 0 <-> 1 swap; 2 moves into 3, which waits; 4 and 5 both enter (2, 2): 4 wins (lower
@@ -34,7 +27,7 @@ def test_every_kind_of_step_is_told_apart() -> None:
     goals = np.array([[0, 4], [0, 0], [0, 4], [2, 4], [2, 2], [2, 0], [0, 1], [1, 2],
                       [2, 4]])
     actions = np.array([4, 3, 4, 0, 4, 3, 2, 0, 0])
-    counts = steps.classify(positions, goals, actions, fields, obstacles)
+    counts = step_outcomes.classify(positions, goals, actions, fields, obstacles)
     assert counts == {"cancelled: swap": 2, "cancelled: occupant stayed": 1,
                       "waited, a move was shorter": 2, "moved, shorter path": 1,
                       "cancelled: cell went to another agent": 1, "moved, not shorter": 1,

@@ -217,7 +217,8 @@ def test_two_process_torchrun_keeps_replicas_identical(data_dir: Path, tmp_path:
                     reason="set up without Google Research Football (MARLGPT_GRF=0)")
 def test_one_model_trains_on_three_environments(data_dir: Path, tmp_path: Path) -> None:
     """POGEMA + LBF + GRF in one model; the checkpoint then acts in each of them."""
-    from marlgpt_training.data import football, foraging
+    from marlgpt_training.envs import grf as football
+    from marlgpt_training.envs import lbf as foraging
     from marlgpt_training.policies.model import VectorModel
 
     lbf, grf = tmp_path / "lbf", tmp_path / "grf"

@@ -100,7 +100,7 @@ def training_config(options: PipelineOptions, data: Path):
 
 
 def _generator(seed: int):
-    from marlgpt_training.data.lifelong import GeneratorConfig, LifelongMapfGenerator
+    from marlgpt_training.envs.pogema import GeneratorConfig, LifelongMapfGenerator
 
     return LifelongMapfGenerator(GeneratorConfig(seed=seed))
 
@@ -118,7 +118,7 @@ def run(options: PipelineOptions) -> dict:
 
     from marlgpt_training.benchmark.agreement import expert_agreement
     from marlgpt_training.export import export_checkpoint
-    from marlgpt_training.train import checkpoint
+    from marlgpt_training.model import checkpoint
     from marlgpt_training.train.trainer import train
 
     clock = Clock(options.budget_s)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if args.untrained:
             import tempfile
 
-            from marlgpt_training.train.checkpoint import save_untrained
+            from marlgpt_training.envs.pogema import save_untrained
 
             scratch = tempfile.TemporaryDirectory(prefix="marlgpt-untrained-")
             source = save_untrained(Path(scratch.name) / f"untrained-{args.untrained}",

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import List
 
 from marlgpt_planner import step_rule
-from marlgpt_training import environments
+from marlgpt_training import envs
 from marlgpt_training.data.generate import generate
-from marlgpt_training.data.lifelong import ENV_NAME, GeneratorConfig
 from marlgpt_training.data.maps import MAP_KINDS
 from marlgpt_training.data.records import DatasetError
+from marlgpt_training.envs.pogema import GeneratorConfig  # the map, agent and expert options
 
-ENVIRONMENTS = tuple(environments.names())
+ENVIRONMENTS = tuple(envs.names())
+#: The environments ``--from-model`` (delta data, ``data.delta``) works in.
+DELTA_DATA = tuple(name for name in ENVIRONMENTS if envs.get(name).delta_data)
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -35,7 +37,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         help="dataset directory (created; an unfinished run there is resumed)")
     parser.add_argument("--episodes", type=int, default=64, metavar="N",
                         help="number of episodes (default: %(default)s)")
-    parser.add_argument("--env", choices=ENVIRONMENTS, default=ENV_NAME,
+    parser.add_argument("--env", choices=ENVIRONMENTS, default=envs.POGEMA,
                         help="environment: pogema-lmapf (lifelong MAPF, the options below), "
                         "lbf (Level-Based Foraging, its own task mix; uses --seed only) or grf "
                         "(Google Research Football, the scripted expert playing --scenarios in "
@@ -125,6 +127,7 @@ def _str_list(text: str) -> List[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    environment = envs.get(args.env)
     problems = []
     if args.out.exists() and not args.out.is_dir():
         problems.append(f"--out {args.out} is a file, not a dataset directory")
@@ -144,50 +147,29 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         problems.append(f"unknown --map-kinds {unknown}: choose from {', '.join(MAP_KINDS)}")
     if args.from_model is not None:
-        if args.env != ENV_NAME:
-            problems.append(f"--from-model works with --env {ENV_NAME} only")
+        if not environment.delta_data:
+            problems.append(f"--from-model works with --env {' or '.join(DELTA_DATA)} only")
         if not args.from_model.is_file():
             problems.append(f"--from-model {args.from_model}: no such file")
         if args.window < 1 or args.keep < 1:
             problems.append("--window and --keep must be at least 1")
         elif args.steps <= args.window:
             problems.append(f"--steps ({args.steps}) must exceed --window ({args.window})")
-    if args.scenarios is not None and args.env != environments.GRF:
-        problems.append("--scenarios is for --env grf")
+    problems += environment.check_generate(args)
     if args.seed is None:
         args.seed = 1 if args.from_model is not None else GeneratorConfig().seed
     if problems:
         for problem in problems:
             print(f"marlgpt generate: {problem}", file=sys.stderr)
         return 2
-    config = GeneratorConfig(
-        map_kinds=tuple(args.map_kinds), sizes=tuple(args.sizes),
-        densities=tuple(args.densities), agents=tuple(args.agents), steps=args.steps,
-        seed=args.seed, expert_candidates=args.expert_candidates,
-        expert_horizon=args.expert_horizon, ages=args.ages)
     workers = args.workers or multiprocessing.cpu_count()
-    if args.env != ENV_NAME:  # other environments take only the seed (grf: and scenarios)
-        settings = {"seed": args.seed}
-        if args.scenarios is not None:
-            settings["scenarios"] = args.scenarios
-        try:
-            env = environments.make_generator(args.env, settings)
-        except ValueError as exc:
-            print(f"marlgpt generate: {exc}", file=sys.stderr)
-            return 2
-    elif args.from_model is not None:
-        from marlgpt_planner.policy import ModelError
-        from marlgpt_training.data.delta import DeltaConfig, DeltaGenerator
-
-        try:
-            env = DeltaGenerator(config, DeltaConfig(
-                str(args.from_model), args.resolution, args.sample, args.window, args.keep,
-                args.path_weight))
-        except (ModelError, ValueError) as exc:
-            print(f"marlgpt generate: {exc}", file=sys.stderr)
-            return 2
-    else:
-        env = environments.make_generator(ENV_NAME, config.to_json())
+    try:
+        env = envs.make_generator(args.env, environment.generator_settings(args))
+        if args.from_model is not None:  # the model's own rollouts, labelled in its worst windows
+            env = _delta_generator(env, args)
+    except ValueError as exc:
+        print(f"marlgpt generate: {exc}", file=sys.stderr)
+        return 2
     try:
         stats = generate(args.out, args.episodes, env, workers=workers,
                          episodes_per_shard=args.episodes_per_shard, tokens=not args.no_tokens,
@@ -203,8 +185,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  worker {pid}: {worker['agent_steps_per_s']:.0f} agent-steps/s")
     if stats["expert_throughput"] is not None:
         kinds = ", ".join(f"{k} {v:.3f}" for k, v in stats["expert_throughput_by_map_kind"].items())
-        unit = {ENV_NAME: "goals/step", environments.GRF: "win rate"}.get(
-            args.env, "normalised return")
+        unit = environment.score_unit
         who = "model" if args.from_model is not None else "expert"
         print(f"{who} score: {stats['expert_throughput']:.3f} {unit} ({kinds})")
     if args.stats_json:
@@ -212,3 +193,17 @@ def run(args: argparse.Namespace) -> int:
         args.stats_json.write_text(json.dumps(stats, indent=2) + "\n")
         print(f"wrote {args.stats_json}")
     return 0
+
+
+def _delta_generator(generator, args: argparse.Namespace):
+    """Delta data (``data.delta``) over ``generator``'s episodes: ``--from-model``'s rollouts;
+    a ValueError for a model that does not fit."""
+    from marlgpt_planner.policy import ModelError
+    from marlgpt_training.data.delta import DeltaConfig, DeltaGenerator
+
+    try:
+        return DeltaGenerator(generator.config, DeltaConfig(
+            str(args.from_model), args.resolution, args.sample, args.window, args.keep,
+            args.path_weight))
+    except ModelError as exc:
+        raise ValueError(str(exc)) from None

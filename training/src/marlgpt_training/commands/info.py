@@ -5,13 +5,14 @@ import importlib.metadata
 import platform
 from typing import List, Tuple
 
-#: (import name, what it is for), in the order they are reported.
+from marlgpt_training import envs
+
+#: (import name, what it is for), in the order they are reported; the environments' packages
+#: come from their registry entries.
 COMPONENTS = (
     ("numpy", "arrays"),
     ("torch", "training"),
-    ("pogema", "benchmark environment"),
-    ("lbforaging", "training environment: Level-Based Foraging"),
-    ("gfootball_engine", "training environment: Google Research Football"),
+    *((env.package[0], env.package[1]) for env in envs.REGISTRY.values()),
     ("onnx", "model export"),
     ("onnxruntime", "model runtime"),
     ("rclpy", "ROS 2 client library"),
@@ -30,8 +31,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.set_defaults(run=run)
 
 
-#: Import names whose version is their distribution's (they have no ``__version__``).
-DISTRIBUTIONS = {"gfootball_engine": "gfootball", "lbforaging": "lbforaging"}
+#: Import name -> distribution, for the packages whose version is their distribution's (those
+#: with no ``__version__``).
+DISTRIBUTIONS = {env.package[0]: env.package[2] for env in envs.REGISTRY.values()}
 
 
 def _distribution_version(name: str) -> str:

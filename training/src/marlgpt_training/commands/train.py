@@ -55,14 +55,14 @@ def _ensure_data(directory: Path, spec: dict, main: bool) -> None:
                 raise DatasetError(f"timed out waiting for {directory}")
             time.sleep(2)
         return
-    from marlgpt_training import environments
+    from marlgpt_training import envs
     from marlgpt_training.data.generate import generate
 
     spec = dict(spec)
-    name = spec.pop("env", environments.POGEMA)
+    name = spec.pop("env", envs.POGEMA)
     episodes = int(spec.pop("episodes", 64))
     try:
-        env = environments.make_generator(name, spec)
+        env = envs.make_generator(name, spec)
     except ValueError as exc:
         raise DatasetError(f"data.generate: {exc}") from None
     if not (directory / MANIFEST).is_file() or read_manifest(directory).get(

@@ -31,9 +31,9 @@ from marlgpt_planner.grid import DistanceFields, neighbour_distances
 from marlgpt_planner.policy import RuntimePolicy, encoder_expectation, sha256_file
 from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.step_rule import SHIELD, StepRule
-from marlgpt_training.data.lifelong import (
+from marlgpt_training.data.records import EpisodeRecord
+from marlgpt_training.envs.pogema import (
     ENV_ID,
-    ENV_NAME,
     EpisodeSpec,
     GeneratorConfig,
     LifelongMapfGenerator,
@@ -43,7 +43,7 @@ from marlgpt_training.data.lifelong import (
     make_expert,
     new_goals,
 )
-from marlgpt_training.data.records import EpisodeRecord
+from marlgpt_training.envs.pogema import NAME as ENV_NAME
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from marlgpt_planner.actions import NAMES
 from marlgpt_planner.encoder import Encoder
 from marlgpt_planner.policy import MODEL_FORMAT, RuntimePolicy, agreement, encoder_expectation
 from marlgpt_training.export import graph, observations
+from marlgpt_training.model import checkpoint
 from marlgpt_training.policies.model import ENV_NAME, environment_layout
-from marlgpt_training.train import checkpoint
 
 #: Largest max |logit diff| between ONNX Runtime and torch (fp32) an export accepts.
 PARITY_TOLERANCE = 1e-4

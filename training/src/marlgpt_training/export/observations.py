@@ -11,7 +11,7 @@ from typing import Mapping, Tuple
 import numpy as np
 
 from marlgpt_planner.encoder import Encoder
-from marlgpt_training.data.lifelong import GeneratorConfig, rollout
+from marlgpt_training.envs.pogema import GeneratorConfig, rollout
 
 
 def record(count: int, layout: Mapping, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:

@@ -1,1 +1,1 @@
-"""The MARL-GPT model (PyTorch) and its losses."""
+"""The MARL-GPT model (PyTorch), its losses and its checkpoints."""

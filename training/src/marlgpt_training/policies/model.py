@@ -8,12 +8,14 @@ import torch
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.rankings import ranking_scores
-from marlgpt_training.environments import POGEMA
+from marlgpt_training.model import checkpoint
 from marlgpt_training.model.gpt import masked_logits
 from marlgpt_training.policies.base import GridPolicy
-from marlgpt_training.train import checkpoint
 
-ENV_NAME = POGEMA
+#: The environment a grid checkpoint acts in: the robots' (``marlgpt_training.envs.pogema``'s
+#: NAME, spelled out: the environments' evaluations run these policies, so the policies
+#: import no environment; tests/test_environments.py checks that the two agree).
+ENV_NAME = "pogema-lmapf"
 
 
 def environment_layout(config: dict, env: str, path: str) -> dict:

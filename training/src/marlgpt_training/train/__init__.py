@@ -1,1 +1,1 @@
-"""Training: configuration, checkpoints and the training loop."""
+"""Training: configuration and the training loop (checkpoints: ``marlgpt_training.model``)."""

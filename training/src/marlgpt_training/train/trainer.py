@@ -18,9 +18,9 @@ from tqdm import tqdm
 
 from marlgpt_training.data.loader import BatchStream, balanced_batches, loaders
 from marlgpt_training.data.records import Dataset
+from marlgpt_training.model import checkpoint
 from marlgpt_training.model.gpt import MarlGpt
 from marlgpt_training.model.losses import compute_losses
-from marlgpt_training.train import checkpoint
 from marlgpt_training.train.config import TrainConfig
 
 

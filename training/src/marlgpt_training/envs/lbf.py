@@ -1,4 +1,5 @@
-"""Level-Based Foraging (``lbforaging``), the second environment, for data, training and eval.
+"""``lbf``: Level-Based Foraging (``lbforaging``), the second environment: tokens, episodes,
+data, and its evaluation.
 
 Agents with levels collect food on a grid; a food is collected when agents standing next to
 it, whose levels add up to at least the food's level, all pick LOAD in the same step. Tasks
@@ -10,9 +11,14 @@ agent (team 0, index 0) and the other agents (team 1, index 1..2), each (row, co
 Coordinates are divided by the field size, levels by 3; absent foods and agents read -1.
 Actions: 0 none, 1 north, 2 south, 3 west, 4 east, 5 load; unavailable ones are masked.
 
-The expert is a team heuristic: every agent heads for the same food (the one closest to all
-agents together), and loads once it stands next to it.
+The expert (``marlgpt_training.expert.foraging``) is a team heuristic: every agent heads for
+the same food (the one closest to all agents together), and loads once it stands next to it.
+
+Evaluation (``marlgpt eval --env lbf``, :func:`run_eval`): the normalised team return over
+seeded episodes, the tasks in turn (:func:`evaluate`). The registry entry
+(``marlgpt_training.envs``): the module-level names below.
 """
+import argparse
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
@@ -20,11 +26,18 @@ from typing import Callable, Dict, List, Sequence, Tuple
 import numpy as np
 
 from marlgpt_training.data.records import EpisodeRecord
-from marlgpt_training.environments import LBF
+from marlgpt_training.envs import common
+from marlgpt_training.expert.foraging import NUM_ACTIONS, action_mask, expert_actions
 
-ENV_NAME = LBF
+NAME = "lbf"
+SUMMARY = "Level-Based Foraging (a second, small cooperative task)"
+EVALUATION = "normalised team return over --episodes episodes"
+SCORE_UNIT = "normalised return"
+ENCODER = "lbf-vector"
+VECTOR = True
+DELTA_DATA = False
+PACKAGE = ("lbforaging", "training environment: Level-Based Foraging", "lbforaging")
 ENV_ID = 1
-NUM_ACTIONS = 6
 MAX_FOODS, MAX_PLAYERS, MAX_LEVEL = 3, 3, 3
 TOKEN_NAMES = ("row", "col", "level")
 #: (field size, agents, foods) of the tasks; an episode draws one.
@@ -47,7 +60,7 @@ def layout() -> dict:
             team.append(0 if player == 0 else 1)
             agent.append(player)
             time.append(0)
-    return {"encoder": "lbf-vector", "encoder_version": 1, "num_tokens": len(attr),
+    return {"encoder": ENCODER, "encoder_version": 1, "num_tokens": len(attr),
             "num_actions": NUM_ACTIONS,
             "indices": {"attr": attr, "team": team, "agent": agent, "time": time}}
 
@@ -78,39 +91,6 @@ def tokens(obs: Sequence[np.ndarray], task: Tuple[int, int, int]) -> np.ndarray:
     return out
 
 
-def action_mask(env) -> np.ndarray:
-    mask = np.zeros((len(env.players), NUM_ACTIONS), dtype=bool)
-    for i, player in enumerate(env.players):
-        for action in env._valid_actions[player]:
-            mask[i, action.value] = True
-    return mask
-
-
-def expert_actions(env, rng: np.random.Generator) -> np.ndarray:
-    """The team heuristic: all agents to the same food, LOAD when next to it."""
-    foods = np.argwhere(env.field > 0)
-    positions = np.array([p.position for p in env.players])
-    mask = action_mask(env)
-    if not len(foods):
-        return np.zeros(len(positions), dtype=np.int64)
-    cost = np.abs(foods[:, None, :] - positions[None, :, :]).sum(-1).sum(-1)
-    target = foods[int(np.argmin(cost))]
-    moves = {1: (-1, 0), 2: (1, 0), 3: (0, -1), 4: (0, 1)}
-    actions = np.zeros(len(positions), dtype=np.int64)
-    for i, pos in enumerate(positions):
-        if np.abs(target - pos).sum() == 1 and mask[i, 5]:
-            actions[i] = 5
-            continue
-        best, best_d = 0, np.abs(target - pos).sum()
-        for action, (dr, dc) in moves.items():
-            if mask[i, action]:
-                d = np.abs(target - (pos + (dr, dc))).sum()
-                if 1 <= d < best_d or (d == best_d and rng.random() < 0.3):
-                    best, best_d = action, d
-        actions[i] = best
-    return actions
-
-
 @dataclass(frozen=True)
 class ForagingConfig:
     seed: int = 0
@@ -119,7 +99,7 @@ class ForagingConfig:
 class ForagingGenerator:
     """The ``lbf`` environment for :func:`marlgpt_training.data.generate.generate`."""
 
-    name = ENV_NAME
+    name = NAME
     env_id = ENV_ID
     num_actions = NUM_ACTIONS
 
@@ -190,3 +170,43 @@ def evaluate(act: Callable[[object, np.ndarray, np.ndarray], np.ndarray], episod
     out = {name: float(np.mean(v)) for name, v in scores.items()}
     out["score"] = float(np.mean([s for v in scores.values() for s in v]))
     return out
+
+
+# --- the registry entry -----------------------------------------------------------------------
+
+def make_generator(settings: dict) -> ForagingGenerator:
+    return ForagingGenerator(ForagingConfig(**settings))
+
+
+def generator_settings(args: argparse.Namespace) -> dict:
+    """``marlgpt generate``'s options: the seed only (the task mix is the module's)."""
+    return {"seed": args.seed}
+
+
+def check_generate(args: argparse.Namespace) -> List[str]:
+    return common.no_scenarios(args)
+
+
+def check_eval(args: argparse.Namespace) -> List[str]:
+    return common.check_vector_eval(args, game_ai=False)
+
+
+def run_eval(args: argparse.Namespace) -> dict:
+    """``--episodes`` seeded episodes of ``--policy`` (expert, random or a checkpoint): the
+    scores per task and overall printed and returned."""
+    rng = np.random.default_rng(0)
+    try:
+        if args.policy == "expert":
+            def act(env, tokens, mask):
+                return expert_actions(env, rng)
+        elif args.policy == "random":
+            act = common.random_act(rng)
+        else:
+            act = common.model_act(args, NAME, ENCODER)
+        scores = evaluate(act, args.episodes)
+    except OSError as exc:
+        raise ValueError(str(exc)) from exc
+    print(f"lbf: normalised team return over {args.episodes} episodes ({args.policy})")
+    for name, value in scores.items():
+        print(f"  {name:<12} {value:.3f}")
+    return common.vector_results(args, scores)

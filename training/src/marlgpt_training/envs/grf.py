@@ -1,4 +1,5 @@
-"""Google Research Football (``gfootball``), the third environment: tokens, episodes, data, eval.
+"""``grf``: Google Research Football (``gfootball``), the third environment: tokens, episodes,
+data, and its evaluation.
 
 The game runs headless through its engine API (``FootballEnv(Config)``; the package's gym
 wrappers predate gym 0.26). Every player of the left team is an agent, the goalkeeper
@@ -29,22 +30,35 @@ Absent teammates and opponents (small scenarios) read 0, ``present`` included. A
 game's default set of 19 (idle, 8 directions, long, high and short pass, shot, sprint,
 release direction and sprint, sliding, dribble, release dribble), always available.
 
-The expert (``football_expert.ScriptedExpert``) is scripted in those 19 actions, so its
-labels are the actions the game executed; the game's own AI (``builtin``, action 19 of the
-engine's ``v2`` set) drives players with no action to record, so it is an evaluation
-reference only.
+The expert (``marlgpt_training.expert.football.ScriptedExpert``) is scripted in those 19
+actions, so its labels are the actions the game executed; the game's own AI (``builtin``,
+action 19 of the engine's ``v2`` set) drives players with no action to record, so it is an
+evaluation reference only.
+
+Evaluation (``marlgpt eval --env grf``, :func:`run_eval`): win rate and goal difference per
+scenario over seeded episodes (:func:`evaluate`), beside the paper's. The registry entry
+(``marlgpt_training.envs``): the module-level names below.
 """
+import argparse
 import math
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from marlgpt_training.data.football_expert import BUILTIN_AI, NUM_ACTIONS, ScriptedExpert, nearest
 from marlgpt_training.data.records import EpisodeRecord
-from marlgpt_training.environments import GRF
+from marlgpt_training.envs import common
+from marlgpt_training.expert.football import BUILTIN_AI, NUM_ACTIONS, ScriptedExpert, nearest
 
-ENV_NAME = GRF
+NAME = "grf"
+SUMMARY = "Google Research Football (academy scenarios and the full match)"
+EVALUATION = ("win rate and goal difference per scenario over --episodes episodes, beside the "
+              "MARL-GPT paper's")
+SCORE_UNIT = "win rate"
+ENCODER = "grf-players"
+VECTOR = True
+DELTA_DATA = False
+PACKAGE = ("gfootball_engine", "training environment: Google Research Football", "gfootball")
 ENV_ID = 2
 #: Scenario -> players per team (all of the left team are agents).
 SCENARIOS: Dict[str, int] = {
@@ -84,7 +98,7 @@ def layout() -> dict:
         add(mate_attr, MATE_TOKENS, 1, slot + 1)
     for slot in range(NEAREST):
         add(mate_attr + MATE_TOKENS, RIVAL_TOKENS, 2, slot + 1)
-    return {"encoder": "grf-players", "encoder_version": 1, "num_tokens": len(attr),
+    return {"encoder": ENCODER, "encoder_version": 1, "num_tokens": len(attr),
             "num_actions": NUM_ACTIONS,
             "indices": {"attr": attr, "team": team, "agent": agent, "time": [0] * len(attr)}}
 
@@ -218,7 +232,7 @@ class FootballConfig:
 class FootballGenerator:
     """The ``grf`` environment for :func:`marlgpt_training.data.generate.generate`."""
 
-    name = ENV_NAME
+    name = NAME
     env_id = ENV_ID
     num_actions = NUM_ACTIONS
 
@@ -285,3 +299,72 @@ def evaluate(policy: Callable[[], Act], episodes: int,
                             "paper_expert_win_rate": PAPER_WIN_RATES[scenario][0] / 100,
                             "paper_marl_gpt_win_rate": PAPER_WIN_RATES[scenario][1] / 100}
     return report
+
+
+# --- the registry entry -----------------------------------------------------------------------
+
+def make_generator(settings: dict) -> FootballGenerator:
+    return FootballGenerator(FootballConfig(**settings))
+
+
+def generator_settings(args: argparse.Namespace) -> dict:
+    """``marlgpt generate``'s options: the seed, and ``--scenarios`` where given."""
+    settings = {"seed": args.seed}
+    if args.scenarios is not None:
+        settings["scenarios"] = args.scenarios
+    return settings
+
+
+def check_generate(args: argparse.Namespace) -> List[str]:
+    return []
+
+
+def check_eval(args: argparse.Namespace) -> List[str]:
+    return common.check_vector_eval(args, game_ai=True)
+
+
+def run_eval(args: argparse.Namespace) -> dict:
+    """``--episodes`` seeded episodes over ``--scenarios`` in turn with ``--policy`` (expert,
+    builtin, random or a checkpoint): the table per scenario, beside the paper's, printed and
+    returned."""
+    from tqdm import tqdm
+
+    try:
+        scenarios = check_scenarios(args.scenarios or list(SCENARIOS), "--scenarios")
+        rng = np.random.default_rng(0)
+        if args.policy == "expert":
+            policy = ScriptedExpert  # a new one per episode: it remembers its kicks
+        elif args.policy == "builtin":
+            def policy():
+                return lambda observations, tokens, mask: np.full(len(observations),
+                                                                  BUILTIN_AI)
+        elif args.policy == "random":
+            act = common.random_act(rng)
+
+            def policy():
+                return act
+        else:
+            model = common.model_act(args, NAME, ENCODER)
+
+            def policy():
+                return model
+        bar = tqdm(total=args.episodes, unit="episode", desc="grf", disable=args.no_progress,
+                   dynamic_ncols=True)
+        try:
+            report = evaluate(policy, args.episodes, scenarios,
+                              progress=lambda scenario, outcome: bar.update(1))
+        finally:
+            bar.close()
+    except OSError as exc:
+        raise ValueError(str(exc)) from exc
+    print(f"grf: {args.policy} over {args.episodes} episodes (95 % intervals; paper: Table 1 of "
+          "the MARL-GPT paper, IPPO expert and MARL-GPT)")
+    print(f"  {'scenario':<36} {'episodes':>8} {'win rate':>20} {'goal diff':>14} "
+          f"{'paper expert':>12} {'paper MARL-GPT':>14}")
+    for scenario, row in report.items():
+        low, high = row["win_rate_ci95"]
+        win = f"{row['win_rate']:.2f} [{low:.2f}, {high:.2f}]"
+        diff = f"{row['goal_difference']:+.2f} +- {row['goal_difference_ci95']:.2f}"
+        print(f"  {scenario:<36} {row['episodes']:>8} {win:>20} {diff:>14} "
+              f"{row['paper_expert_win_rate']:>12.2f} {row['paper_marl_gpt_win_rate']:>14.2f}")
+    return common.vector_results(args, {"scenarios": report})

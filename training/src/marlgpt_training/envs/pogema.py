@@ -1,30 +1,51 @@
-"""Expert rollouts in lifelong MAPF (POGEMA semantics) for the dataset.
+"""``pogema-lmapf``: POGEMA lifelong multi-agent path finding, the robots' task.
 
-The environment is simulated here rather than by POGEMA, for speed: the same synchronous step
+**Data.** Expert rollouts in lifelong MAPF (POGEMA semantics) on generated maps. The
+environment is simulated here rather than by POGEMA, for speed: the same synchronous step
 with the soft collision rule (``marlgpt_planner.soft_rule``), and on reaching its goal an agent
 gets a new one, drawn uniformly from the free cells other than its own. The expert plans, the
 one encoder (``marlgpt_planner.encoder``) makes the tokens, and every step is recorded.
 
 Reward (the paper's dense POGEMA reward): 1 for a step that shortens the agent's path to its
 goal, 0 otherwise.
+
+The pieces of an episode are public for other drivers of the same world (delta data,
+``data.delta``; scripts): :func:`episode_start` (map, starts, first goals), :func:`make_expert`,
+:func:`make_encoder`, :func:`new_goals` (the lifelong goal draw) and :func:`distances`.
+
+**Evaluation** (``marlgpt eval``, :func:`run_eval`): the POGEMA benchmark itself, on a map set
+in its format (``marlgpt_training.benchmark``), beside the set's published results.
+
+The registry entry (``marlgpt_training.envs``): the module-level names below.
 """
+import argparse
 import time
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import List, Sequence
 
 import numpy as np
 
+from marlgpt_planner import step_rule
 from marlgpt_planner.actions import DELTAS, moves
-from marlgpt_planner.encoder import Encoder, GridState
+from marlgpt_planner.encoder import ENCODER_NAME, Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.data.maps import make_map
 from marlgpt_training.data.records import EpisodeRecord
-from marlgpt_training.environments import POGEMA
+from marlgpt_training.envs import common
 from marlgpt_training.expert import PibtExpert, pibt
 
-ENV_NAME = POGEMA
+NAME = "pogema-lmapf"
+SUMMARY = "POGEMA lifelong multi-agent path finding (the robots' task)"
+EVALUATION = "throughput on a benchmark map set (--map-set), beside the published results"
+SCORE_UNIT = "goals/step"
+#: The one grid encoder (docs/encoder.md); a checkpoint acts through policies.model.ModelPolicy.
+ENCODER = ENCODER_NAME
+VECTOR = False
+DELTA_DATA = True
+PACKAGE = ("pogema", "benchmark environment", "pogema")
 ENV_ID = 0
 
 
@@ -77,7 +98,7 @@ class GeneratorConfig:
 class LifelongMapfGenerator:
     """The ``pogema-lmapf`` environment for :func:`marlgpt_training.data.generate.generate`."""
 
-    name = ENV_NAME
+    name = NAME
     env_id = ENV_ID
     num_actions = len(DELTAS)
 
@@ -109,6 +130,7 @@ def episode_start(spec: EpisodeSpec) -> tuple:
 
 
 def make_expert(obstacles: np.ndarray, seed: int, config: GeneratorConfig) -> PibtExpert:
+    """The data's expert on ``obstacles`` (PIBT with ``config``'s search), seeded."""
     return PibtExpert(obstacles, seed=seed, candidates=config.expert_candidates,
                       horizon=config.expert_horizon, noise=config.expert_noise)
 
@@ -181,5 +203,67 @@ def new_goals(free: np.ndarray, positions: np.ndarray, rng: np.random.Generator)
 
 
 def distances(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """Each agent's shortest-path length from its position to its goal."""
     pairs = zip(positions.tolist(), goals.tolist(), strict=True)
     return np.array([fields.distance(p, g) for p, g in pairs])
+
+
+# --- the registry entry -----------------------------------------------------------------------
+
+def make_generator(settings: dict) -> LifelongMapfGenerator:
+    """The generator of ``settings`` (:class:`GeneratorConfig`'s fields; lists as tuples)."""
+    return LifelongMapfGenerator(GeneratorConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}))
+
+
+def generator_settings(args: argparse.Namespace) -> dict:
+    """``marlgpt generate``'s map, agent, step, seed and expert options."""
+    return GeneratorConfig(
+        map_kinds=tuple(args.map_kinds), sizes=tuple(args.sizes),
+        densities=tuple(args.densities), agents=tuple(args.agents), steps=args.steps,
+        seed=args.seed, expert_candidates=args.expert_candidates,
+        expert_horizon=args.expert_horizon, ages=args.ages).to_json()
+
+
+def check_generate(args: argparse.Namespace) -> List[str]:
+    return common.no_scenarios(args)
+
+
+def check_eval(args: argparse.Namespace) -> List[str]:
+    if args.map_set is None:
+        return [f"--map-set DIR is required for {NAME}"]
+    return []
+
+
+def run_eval(args: argparse.Namespace) -> dict:
+    """The benchmark on ``--map-set``: its table printed, its report (per agent count and
+    per instance) returned."""
+    import multiprocessing
+
+    from marlgpt_training.benchmark.evaluate import evaluate
+    from marlgpt_training.benchmark.mapset import MapSet
+
+    try:
+        map_set = MapSet.load(args.map_set)
+    except OSError as exc:
+        raise ValueError(str(exc)) from None
+    if args.json is not None and args.json.is_dir():
+        raise ValueError(f"--json {args.json} is a directory")
+    if args.max_instances is not None and args.max_instances < 1:
+        raise ValueError("--max-instances must be at least 1")
+    workers = args.workers or multiprocessing.cpu_count()
+    rule = step_rule.StepRule(args.resolution, args.path_weight, args.search)
+    report = evaluate(map_set, args.policy, agent_counts=args.agents,
+                      max_instances=args.max_instances, workers=workers,
+                      progress=not args.no_progress, sample=args.sample, rule=rule)
+    print(report.table())
+    return report.to_json()
+
+
+def save_untrained(out: Path, size: str, seed: int = 0) -> Path:
+    """A freshly initialised ``size`` model as a POGEMA checkpoint at
+    ``OUT/checkpoints/step-000000`` (:func:`marlgpt_training.model.checkpoint.save_untrained`
+    with this environment's token layout): what latency benchmarks and export tests need."""
+    from marlgpt_training.model import checkpoint
+
+    return checkpoint.save_untrained(out, size, LifelongMapfGenerator(GeneratorConfig()), seed)

@@ -95,17 +95,17 @@ def init_weights(model: MarlGpt, path: "str | Path", config: dict) -> Path:
     return directory
 
 
-def save_untrained(out: Path, size: str, seed: int = 0) -> Path:
-    """A freshly initialised ``size`` model (see ``SIZES``) as a POGEMA checkpoint at
-    ``OUT/checkpoints/step-000000``: what latency benchmarks and export tests need, no data."""
-    from marlgpt_training.data.lifelong import GeneratorConfig, LifelongMapfGenerator
+def save_untrained(out: Path, size: str, generator, seed: int = 0) -> Path:
+    """A freshly initialised ``size`` model (see ``SIZES``) as a checkpoint of ``generator``'s
+    environment (its token layout, name, id and actions) at ``OUT/checkpoints/step-000000``:
+    what latency benchmarks and export tests need, no data. The robots' one:
+    :func:`marlgpt_training.envs.pogema.save_untrained`."""
     from marlgpt_training.model.gpt import SIZES
 
     if size not in SIZES:
         raise ValueError(f"unknown model size {size!r}; sizes are {', '.join(SIZES)}")
     torch.manual_seed(seed)
     model = MarlGpt(SIZES[size])
-    generator = LifelongMapfGenerator(GeneratorConfig())
     config = {"model": SIZES[size].to_dict(), "encoder": generator.token_layout(),
               "environments": {generator.name: {"env_id": generator.env_id,
                                                 "num_actions": generator.num_actions}}}
