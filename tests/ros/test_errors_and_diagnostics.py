@@ -33,14 +33,32 @@ run_node(Failing, "failing", on_error=on_error if sys.argv[1] == "catch" else No
 """
 
 
-def _run(mode: str, ros_env) -> subprocess.CompletedProcess:
-    process = subprocess.Popen([sys.executable, "-c", NODE, mode], env=ros_env, cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=20)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+def _run(mode: str, ros_env, seconds: float = 60.0) -> subprocess.CompletedProcess:
+    """Run NODE until what the tests check has happened: it printed the line it prints a few
+    ticks after the error (it spun on), or it exited (the error ended it); then SIGINT. Not a
+    fixed sleep: on a loaded machine starting rclpy alone can take seconds."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        out_path, err_path = Path(folder) / "out", Path(folder) / "err"
+        with open(out_path, "w") as out, open(err_path, "w") as err:
+            process = subprocess.Popen([sys.executable, "-c", NODE, mode], env=ros_env,
+                                       cwd=REPO, stdout=out, stderr=err, text=True)
+        deadline = time.monotonic() + seconds
+        while process.poll() is None and "still spinning" not in out_path.read_text():
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise AssertionError(
+                    f"{mode}: within {seconds:.0f} s the node neither exited nor printed "
+                    f"'still spinning':\n{out_path.read_text()}\n{err_path.read_text()}")
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        return subprocess.CompletedProcess(process.args, process.returncode,
+                                           out_path.read_text(), err_path.read_text())
 
 
 def test_an_exception_in_a_callback_is_reported_and_the_node_spins_on(ros_env) -> None:

@@ -40,8 +40,10 @@ def fleet_file(tmp_path: Path, robots, goals: str = "pogema", seed: int = 0,
 
 def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals="pogema",
               planner=None, sim=None, during=None, until=None, timeout: float = 90.0,
-              description: Optional[Dict] = None):
-    """Run a fleet until ``steps`` steps are resolved (or ``until(watcher)`` holds);
+              description: Optional[Dict] = None, waiting_for: str = ""):
+    """Run a fleet until ``steps`` steps are resolved (or ``until(watcher)`` holds: wait for
+    the event a test checks, never for a count of steps that happens to be enough on a fast
+    machine; ``waiting_for`` names it in the failure after ``timeout`` s);
     ``during(run, watcher)`` is called between spins; ``description`` overrides entries of
     the fleet description (pose, yaw, origin). Returns (summary, run)."""
     monkeypatch.setenv("ROS_DOMAIN_ID", ros_env["ROS_DOMAIN_ID"])
@@ -59,7 +61,8 @@ def run_fleet(tmp_path: Path, ros_env, monkeypatch, steps: int, robots=4, goals=
             if during is not None:
                 during(run, watcher)
             assert time.monotonic() - started < timeout, (
-                f"fleet stuck at step {watcher.last}:\n"
+                f"fleet stuck at step {watcher.last} after {timeout:.0f} s"
+                + (f", waiting for {waiting_for}" if waiting_for else "") + ":\n"
                 + "\n".join(f"== {k}\n{run.log(k)[-1500:]}" for k in run.processes))
     finally:
         run.stop()
@@ -190,6 +193,10 @@ def test_bad_goals_on_every_way_in_are_refused_and_kill_no_planner(tmp_path, ros
     fleet = FleetDescription.load(fleet_file(tmp_path, 4, "generator"))
     state = {}
 
+    def logs() -> Dict[str, str]:
+        return {r: (tmp_path / "run" / f"{r}.log").read_text() for r in fleet.ids
+                if (tmp_path / "run" / f"{r}.log").is_file()}
+
     def during(run, watcher):
         if "injector" not in state:
             state["injector"] = Injector(watcher.node, fleet.ids, fleet.obstacles, 20)
@@ -208,8 +215,8 @@ def test_bad_goals_on_every_way_in_are_refused_and_kill_no_planner(tmp_path, ros
     summary, run = run_fleet(
         tmp_path, ros_env, monkeypatch, 0, goals="generator", planner=MOVING, during=during,
         until=lambda watcher: "done_at" in state and watcher.last >= state["done_at"] + 3
-        and state["injector"].settled(time.monotonic()),
-        timeout=150.0)
+        and state["injector"].settled(logs()),
+        timeout=150.0, waiting_for="every bad goal answered and its refusal logged")
     injector = state["injector"]
     report = injector.summary({k: run.log(k) for k in ("robot1", "robot2", "robot3")})
     assert report["sent"] == 20 and set(report["by_way"]) == {"topic", "service", "pose"}
@@ -285,7 +292,10 @@ def test_stale_poses_make_a_robot_hold_while_the_fleet_goes_on(tmp_path, ros_env
     summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 25, robots=3, goals="generator",
                              planner=dict(MOVING, **{"pose.timeout": 0.3,
                                                      "nav.step_timeout": 1.0}),
-                             sim={"faults.pose_gap": ["robot1:0.5:2.0"]})
+                             sim={"faults.pose_gap": ["robot1:0.5:2.0"]},
+                             until=lambda watcher: watcher.last >= 25 and "holding" in (
+                                 tmp_path / "run" / "robot1.log").read_text(),
+                             waiting_for="25 steps and robot1 holding")
     assert summary["steps"] >= 25 and summary["collisions"]["total"] == 0
     assert "holding" in run.log("robot1")
     assert summary["lost_robots"] == []
@@ -303,6 +313,10 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
     from marlgpt_msgs.msg import RobotState
     from marlgpt_planner.lattice import Lattice, render_occupancy
 
+    # The planner's log line for each bad map, in turn, then for the NaN pose.
+    refusal_lines = ("map ignored: empty map", "map data has 99 cells",
+                     "map resolution or origin is not finite",
+                     "map resolution must be positive", "pose ignored: not finite")
     spec = NodeSpec("marlgpt_planner", "marlgpt_planner", "planner",
                     "marlgpt_planner.ros.node", "robot1", {
         "robots": ["robot1"], "lattice.origin": [0.0, 1.5], "lattice.cell_size": 0.3,
@@ -345,20 +359,38 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
         msg.pose.pose.orientation.w = 1.0
         return msg
 
+    def planner_log() -> str:
+        return (tmp_path / "planner.log").read_text()
+
+    def wait_for(done, what: str, send=lambda: None, seconds: float = 60.0) -> None:
+        """Spin until ``done()``, calling ``send()`` every half second; fail naming ``what``
+        if the planner exits or ``seconds`` pass (the wait is for the event, however slow the
+        machine, never a fixed sleep)."""
+        deadline, again = time.monotonic() + seconds, 0.0
+        while not done():
+            assert process.poll() is None and time.monotonic() < deadline, (
+                f"no {what} within {seconds:.0f} s (planner exit status {process.poll()}):\n"
+                + planner_log())
+            if time.monotonic() >= again:
+                send()
+                again = time.monotonic() + 0.5
+            spin(0.05)
+
     try:
-        spin(3.0)  # discovery
+        wait_for(lambda: map_pub.get_subscription_count() and pose_pub.get_subscription_count()
+                 and node.count_publishers("/fleet/state"), "discovery of the planner")
         bad_maps = [grid(0, 0, []), grid(10, 10, [0] * 99), grid(4, 4, [0] * 16, x=math.nan),
                     grid(4, 4, [0] * 16, resolution=0.0)]
-        for bad in bad_maps:
-            map_pub.publish(bad)
-            spin(0.4)
-        pose_pub.publish(pose(math.nan, 0.2))
-        spin(0.5)
+        for bad, line in zip(bad_maps, refusal_lines):  # each refusal logged before the next map
+            wait_for(lambda line=line: line in planner_log(), repr(line),
+                     send=lambda bad=bad: map_pub.publish(bad))
+        wait_for(lambda: refusal_lines[-1] in planner_log(), repr(refusal_lines[-1]),
+                 send=lambda: pose_pub.publish(pose(math.nan, 0.2)))
         assert process.poll() is None, (tmp_path / "planner.log").read_text()
         assert not [s for s in states if s.robot_id == "robot1"]
         data, ox, oy = render_occupancy(np.zeros((5, 5), bool), Lattice(0.0, 1.5, 0.3, 5, 5))
         map_pub.publish(grid(data.shape[1], data.shape[0], data.reshape(-1).tolist(), ox, oy))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not [s for s in states if s.step == 0]:
             pose_pub.publish(pose(0.45, 1.05))  # centre of cell (1, 1)
             spin(0.1)
@@ -372,9 +404,7 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
         process.wait(10)
         log.close()
     text = (tmp_path / "planner.log").read_text()
-    for expected in ("map ignored: empty map", "map data has 99 cells",
-                     "map resolution or origin is not finite", "map resolution must be positive",
-                     "pose ignored: not finite"):
+    for expected in refusal_lines:
         assert expected in text, text
 
 
@@ -401,9 +431,16 @@ def test_launch_and_runner_start_the_same_nodes() -> None:
 def test_a_growing_noisy_slam_map_with_a_moving_origin(tmp_path, ros_env, monkeypatch) -> None:
     """The simulator reveals the maze from the robots' start area outwards, its map origin
     moving as it grows, with speckle noise: the planners keep stepping, nobody collides."""
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 15, robots=3, goals="generator",
+    def grew(watcher) -> bool:  # 15 steps, and robot1 has taken maps of two sizes
+        log = (tmp_path / "run" / "robot1.log").read_text()
+        return watcher.last >= 15 and len({line.split("from map ")[1].split(" @")[0]
+                                           for line in log.splitlines()
+                                           if "coarse grid from map" in line}) > 1
+
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, 0, robots=3, goals="generator",
                              planner=MOVING, sim={"map.grow": True, "map.grow_period": 0.3,
-                                                  "map.period": 0.3, "map.noise": 0.01})
+                                                  "map.period": 0.3, "map.noise": 0.01},
+                             until=grew, waiting_for="15 steps and robot1's map to grow")
     assert summary["steps"] >= 15 and summary["collisions"]["total"] == 0
     grids = [line for line in run.log("robot1").splitlines() if "coarse grid from map" in line]
     assert len({line.split("from map ")[1].split(" @")[0] for line in grids}) > 1  # it grew

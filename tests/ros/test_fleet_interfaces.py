@@ -15,7 +15,9 @@ from marlgpt_msgs.msg import Cell, FleetStep, RobotState
 from marlgpt_msgs.srv import SetGoal
 
 PEER = Path(__file__).with_name("fleet_peer.py")
-TIMEOUT_S = 20.0
+#: Each wait is for an event (a reply, the peer's service); this only bounds a failure, so it
+#: is generous: a peer process that starts rclpy on a loaded machine can take many seconds.
+TIMEOUT_S = 60.0
 
 
 @pytest.fixture

@@ -66,12 +66,34 @@ def test_a_model_the_encoder_cannot_feed_stops_the_planner_at_start(tmp_path, ro
 
 
 def test_good_parameters_start_a_planner_that_waits_for_its_fleet(tmp_path, ros_env) -> None:
-    """The control: the same command with good parameters runs until stopped."""
+    """The control: the same command with good parameters runs until stopped. It is waited
+    for until it has started (logged what it drives: past every check that stops a bad one),
+    however slow the machine, then must still be running."""
+    import time
+
+    log_path = tmp_path / "planner.log"
     with pytest.raises(subprocess.TimeoutExpired):
         from marlgpt_planner.fleet_config import nested
 
         params = tmp_path / "params.yaml"
         params.write_text(yaml.safe_dump({"/**": {"ros__parameters": nested(GOOD)}}))
-        subprocess.run([sys.executable, "-m", "marlgpt_planner.ros.node", "--ros-args",
-                        "-r", "__ns:=/robot1", "--params-file", str(params)],
-                       env=ros_env, capture_output=True, text=True, timeout=8)
+        with open(log_path, "w") as log:
+            process = subprocess.Popen([sys.executable, "-m", "marlgpt_planner.ros.node",
+                                        "--ros-args", "-r", "__ns:=/robot1", "--params-file",
+                                        str(params)],
+                                       env=ros_env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        try:
+            while "driving robot1" not in log_path.read_text():
+                assert process.poll() is None and time.monotonic() < deadline, (
+                    f"the planner did not start within 60 s (exit status {process.poll()}):\n"
+                    + log_path.read_text())
+                time.sleep(0.1)
+            process.wait(timeout=2)  # started, and waiting for its fleet: still running
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

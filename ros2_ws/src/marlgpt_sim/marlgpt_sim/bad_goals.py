@@ -66,14 +66,18 @@ class Injector:
         self.sent_at = -math.inf  # time.monotonic() of the last one
         self.rng = np.random.default_rng(0)
         self._futures = []
+        self._finished = 0  # service calls whose answer (or failure) has come back
 
     @property
     def done(self) -> bool:
         return len(self.sent) >= self.count
 
-    def settled(self, now: float, grace: float = 1.5) -> bool:
-        """All sent, and the last one ``grace`` seconds ago (the planners have answered)."""
-        return self.done and now - self.sent_at >= grace
+    def settled(self, logs: Dict[str, str]) -> bool:
+        """All sent, every set_goal call answered, and as many refusals in the planners'
+        ``logs`` (robot -> log text) as goals sent: the planners have dealt with every bad
+        goal, however long that took (wait for this, not for a fixed time)."""
+        return (self.done and self._finished == len(self._futures)
+                and refusals(logs) >= len(self.sent))
 
     def ready(self, goal: BadGoal) -> bool:
         """Whether the robot's planner can hear ``goal`` yet: its service found, or its goal
@@ -114,13 +118,14 @@ class Injector:
         return goal
 
     def _answered(self, index: int, future) -> None:
+        self._finished += 1
         result = future.result()
         if result is not None:
             self.answers[index] = (bool(result.accepted), result.message)
 
     def summary(self, logs: Dict[str, str]) -> dict:
         """What was sent, what the services answered and the planners' refusal log lines."""
-        refused_lines = sum(text.count("refused:") for text in logs.values())
+        refused_lines = refusals(logs)
         return {"sent": len(self.sent),
                 "by_kind": {k: sum(g.kind == k for g in self.sent)
                             for k in sorted({g.kind for g in self.sent})},
@@ -129,3 +134,8 @@ class Injector:
                 "service_answers": len(self.answers),
                 "service_accepted": sum(ok for ok, _ in self.answers.values()),
                 "refusals_logged": refused_lines}
+
+
+def refusals(logs: Dict[str, str]) -> int:
+    """The goal refusal lines in the planners' ``logs`` (robot -> log text)."""
+    return sum(text.count("refused:") for text in logs.values())

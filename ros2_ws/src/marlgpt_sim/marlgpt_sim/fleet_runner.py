@@ -227,8 +227,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         last_progress = -1
         tty = sys.stdout.isatty()
-        while watcher.last < args.steps or (
-                injector is not None and not injector.settled(time.monotonic())):
+        while watcher.last < args.steps or (injector is not None and not injector.settled(
+                {k: runner.log(k) for k in runner.processes})):
             watcher.spin(0.2)  # (with bad goals: on until the planners have answered them all)
             if injector is not None and watcher.last >= 2:
                 injector.send_next([r for r in fleet.ids if r not in watcher.lost],
@@ -239,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
                       f"{out}/{dead[0]}.log:\n{runner.log(dead[0])[-2000:]}", file=sys.stderr)
                 status = 1
                 break
+            if dead and injector is not None:
+                break  # its answers to bad goals will never come (reported below)
             if time.monotonic() - started > args.timeout:
                 print(f"\nfleet_runner: stopped after {args.timeout:.0f} s at step "
                       f"{watcher.last}", file=sys.stderr)

@@ -4,7 +4,9 @@ Like Nav2's loopback simulator, it stands in for robots, SLAM and Nav2 at once:
 
 * publishes a SLAM-like ``nav_msgs/OccupancyGrid`` of the maze on ``/map`` (5 cm pixels,
   reliable + transient_local; optionally speckled with noise and growing from the robots'
-  start area, its origin moving as it grows, like SLAM Toolbox's);
+  start area, its origin moving as it grows, like SLAM Toolbox's: ``map.grow`` reveals one
+  more cell all round every ``map.grow_period`` s once the fleet has taken its first step,
+  as the robots explore, so every planner sees the map grow however slowly it started);
 * delivers each robot's pose the way ``pose.mode`` says a real localizer does
   (:mod:`marlgpt_sim.pose_feed`): ``tf`` (``/ROBOT/tf``: map -> odom -> base_footprint at
   30 Hz, the odometry drifting and map -> odom correcting it; ``/ROBOT/tf_static``),
@@ -19,7 +21,9 @@ Like Nav2's loopback simulator, it stands in for robots, SLAM and Nav2 at once:
 * with ``pogema.seed >= 0``, steps a POGEMA lifelong environment on the same map in lock-step
   with the fleet: robots start where POGEMA puts its agents, get POGEMA's goals (on
   ``/ROBOT/marlgpt/goal``), and every resolved ``/fleet/step`` is checked against POGEMA's
-  own step, so the fleet's throughput is POGEMA's;
+  own step, so the fleet's throughput is POGEMA's; a move starts only once POGEMA has taken
+  the step it belongs to, so a robot that reaches its goal has its next one before it
+  arrives, however late ``/fleet/step`` comes in (a slow machine takes the same steps);
 * on shutdown writes a summary JSON and an animated SVG of the run.
 
 Faults for tests: ``faults.abort`` ("robot:n" aborts that robot's n-th goal) and
@@ -114,6 +118,8 @@ class LoopbackSim(Node):
         self.steps_seen = set()
         self._pending: Dict[int, FleetStep] = {}
         self._next_step = 1
+        self._last_to: Dict[str, Tuple[int, int]] = {}  # each robot's cell after POGEMA's step
+        self._held: Dict[str, tuple] = {}  # moves waiting for POGEMA to take their step
         self.frames: List[tuple] = []
         self.started = time.monotonic()
 
@@ -182,9 +188,13 @@ class LoopbackSim(Node):
         if self.first_step_at is None:
             self.first_step_at = time.monotonic()
         self._pending[msg.step] = msg
+        stepped = False
         while self._next_step in self._pending:  # POGEMA steps strictly in order
             self._step_pogema(self._pending.pop(self._next_step))
             self._next_step += 1
+            stepped = True
+        for robot in list(self._held) if stepped else ():  # their step has been taken
+            self._start_move(robot, *self._held.pop(robot))
 
     def _step_pogema(self, msg: FleetStep) -> None:
         if self.env is None:
@@ -197,6 +207,7 @@ class LoopbackSim(Node):
 
         to = {r: (c.row, c.col) for r, c in zip(msg.robot_ids, msg.to_cells)}
         frm = {r: (c.row, c.col) for r, c in zip(msg.robot_ids, msg.from_cells)}
+        self._last_to.update(to)
         actions = [between(frm[r], to[r]) for r in self.robots]
         _, rewards, _, _, _ = self.env.step(actions)
         g = self.env.unwrapped.grid
@@ -222,6 +233,7 @@ class LoopbackSim(Node):
         previous = self.handles[robot]
         if previous is not None:
             previous[1].set_result("aborted")  # preempted, as Nav2 aborts the old goal
+        self._held.pop(robot, None)
         self.goal_counts[robot] += 1
         done = Future()
         pose = handle.request.pose.pose
@@ -236,10 +248,17 @@ class LoopbackSim(Node):
                                       f"{self.goal_counts[robot]}")
             self.handles[robot] = None
             done.set_result("aborted")
+        elif self.env is not None and self._last_to.get(robot) != self.lattice.cell_at(*target):
+            # POGEMA has not taken this move's step yet (/fleet/step is late): the robot
+            # starts once it has, so the goals that step replaces are out before it arrives.
+            self._held[robot] = (target, quaternion_to_yaw(q.x, q.y, q.z, q.w), duration)
         else:
-            self.world.start(robot, target, quaternion_to_yaw(q.x, q.y, q.z, q.w),
-                             time.monotonic(), duration)
+            self._start_move(robot, target, quaternion_to_yaw(q.x, q.y, q.z, q.w), duration)
         handle.execute()
+
+    def _start_move(self, robot: str, target: Tuple[float, float], yaw: float,
+                    duration: float) -> None:
+        self.world.start(robot, target, yaw, time.monotonic(), duration)
 
     def _executor(self, robot: str):
         """rclpy awaits the execute callback only if inspect.iscoroutinefunction says so,
@@ -272,6 +291,7 @@ class LoopbackSim(Node):
             entry = self.handles[robot]
             if entry is not None and entry[0].is_cancel_requested:
                 self.world.stop(robot)
+                self._held.pop(robot, None)
                 self.handles[robot] = None
                 entry[1].set_result("canceled")
         for robot in self.world.advance(now, step):
@@ -344,6 +364,8 @@ class LoopbackSim(Node):
                 min(max(rows) + 4, self.lattice.rows), min(max(cols) + 4, self.lattice.cols)]
 
     def _grow(self) -> None:
+        if self.first_step_at is None:  # nobody has moved yet: nothing new explored
+            return
         r0, c0, r1, c1 = self.reveal
         self.reveal = [max(r0 - 1, 0), max(c0 - 1, 0), min(r1 + 1, self.lattice.rows),
                        min(c1 + 1, self.lattice.cols)]
