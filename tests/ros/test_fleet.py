@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from marlgpt_planner.fleet_config import FleetDescription, NodeSpec, parameter_file
+from marlgpt_planner.step_rule import StepRule
 from marlgpt_sim.fleet_runner import FleetRun, StepWatcher
 from tests.conftest import REPO
 
@@ -122,8 +123,8 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
     assert pogema["checked_steps"] >= steps and pogema["mismatches"] == 0
     instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
     trace = []
-    offline = run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace,
-                          path_weight=path_weight, search=search)
+    offline = run_episode(instance, DeployedPolicy(str(MODEL)),
+                          StepRule("shield", path_weight, search), trace=trace)
     for step in range(1, steps + 1):
         msg = watched[step]
         fleet_cells = [[c.row, c.col] for c in msg.to_cells]
@@ -137,8 +138,8 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
     assert (searched >= steps) if search > 1 else (searched == 0)
     if search > 1:  # the search really changed the fleet's steps (35 of 40 here)
         plain = []
-        run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=plain,
-                    path_weight=path_weight)
+        run_episode(instance, DeployedPolicy(str(MODEL)), StepRule("shield", path_weight),
+                    trace=plain)
         assert sum(a.tolist() != b.tolist() for a, b in zip(plain, trace)) >= steps // 2
 
 
@@ -172,7 +173,7 @@ def test_every_pose_source_and_a_rotated_maze_give_the_same_steps(tmp_path, ros_
     assert summary["goals_reached"] >= 1
     instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
     trace = []
-    run_episode(instance, DeployedPolicy(str(MODEL)), "shield", trace=trace, search=16)
+    run_episode(instance, DeployedPolicy(str(MODEL)), StepRule("shield", search=16), trace=trace)
     for step in range(1, steps + 1):
         fleet_cells = [[c.row, c.col] for c in watched[step].to_cells]
         assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
