@@ -9,9 +9,10 @@ answer comes back through a future's callback):
 
 Each ``go()`` replaces the previous waypoint. Nav2 then preempts the running goal and aborts
 its handle; results of replaced or cancelled goals are recognised by their token and ignored,
-never read as failures. Only the goal fields common to Humble and later (``pose``,
-``behavior_tree``) are set and only the result's status is read (the result message differs
-between distributions).
+never read as failures. A goal cancelled while the server has not yet answered its request
+is cancelled on the server as soon as it is accepted. Only the goal fields common to Humble
+and later (``pose``, ``behavior_tree``) are set and only the result's status is read (the
+result message differs between distributions).
 """
 import math
 import time
@@ -24,6 +25,8 @@ from rclpy.action import ActionClient
 from marlgpt_planner.lattice import yaw_to_quaternion
 
 IDLE, SENDING, ACTIVE, DONE, FAILED = "idle", "sending", "active", "done", "failed"
+#: The handle while a goal request awaits the server's answer.
+PENDING = "pending"
 
 #: on_done(success, reason)
 DoneCallback = Callable[[bool, str], None]
@@ -72,9 +75,9 @@ class NavigationClient:
     def cancel(self) -> None:
         """Stop following the current waypoint (its goal is cancelled on the server)."""
         self._token += 1
-        if self._handle is not None:
+        if self._handle is not None and self._handle is not PENDING:
             self._handle.cancel_goal_async()
-        self._handle = None
+        self._handle = None  # a pending request is cancelled when accepted (_on_response)
         self.state = IDLE
         self._on_done = None
 
@@ -97,7 +100,7 @@ class NavigationClient:
         q.x, q.y, q.z, q.w = yaw_to_quaternion(yaw)
         goal.behavior_tree = self.behavior_tree
         token = self._token
-        self._handle = "pending"
+        self._handle = PENDING
         future = self.client.send_goal_async(goal)
         future.add_done_callback(lambda f: self._on_response(f, token))
 
@@ -108,9 +111,11 @@ class NavigationClient:
             self._finish(True, "pose within tolerance")
 
     def _on_response(self, future, token: int) -> None:
-        if token != self._token:
-            return
         handle = future.result()
+        if token != self._token:
+            if self.state == IDLE and handle is not None and handle.accepted:
+                handle.cancel_goal_async()  # cancelled while its request was on the way
+            return
         if handle is None or not handle.accepted:
             self._handle = None
             self._retry("goal rejected")
