@@ -279,3 +279,21 @@ def test_the_training_benchmark_runs_on_the_cpu(tmp_path: Path) -> None:
         ("full", "math", False)]
     assert all(r["samples_per_s"] > 0 and r["peak_memory_mb"] > 0 for r in rows)
     assert "samples/s, peak memory" in result.stdout
+
+
+def test_a_deadline_ends_training_at_the_step_it_reached(tmp_path, data_dir: Path) -> None:
+    """``train(deadline=...)``: a time budget holds when the machine turns slower than it was
+    measured; the run ends checkpointed at the step it reached, and says which."""
+    import time
+
+    from marlgpt_training.train.config import load
+    from marlgpt_training.train.trainer import train
+
+    config = load(write_config(tmp_path / "c.yaml", data_dir, "bc", max_steps=1000))
+    run = tmp_path / "run"
+    metrics = train(config, run, progress=False, deadline=time.monotonic() - 1.0)
+    assert metrics["step"] == 1  # the first step always runs, then the deadline ends the run
+    assert (run / "checkpoints/latest").read_text().strip() == "step-000001"
+    metrics = train(config, run, resume=True, progress=False, max_steps=3)
+    assert metrics["step"] == 3
+    assert (run / "checkpoints/latest").read_text().strip() == "step-000003"

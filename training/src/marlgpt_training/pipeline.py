@@ -182,10 +182,16 @@ def run(options: PipelineOptions) -> dict:
                          False)
     with clock.stage("train"):
         started = time.perf_counter()
-        metrics = train(config, run_dir, resume=True, progress=options.progress)
+        # The plan's step count, or less if the machine turns slower than the probe measured:
+        # training ends where the tail begins.
+        deadline = time.monotonic() + max(0.0, clock.left() - tail)
+        metrics = train(config, run_dir, resume=True, progress=options.progress,
+                        deadline=deadline)
         train_wall = time.perf_counter() - started
+    steps = int(metrics.get("step", steps))
     trained = (steps - options.probe_steps) * samples_per_step
-    say(f"trained to step {steps}: loss {metrics.get('loss', float('nan')):.4f}")
+    say(f"trained to step {steps} (planned {plan['steps']}): loss "
+        f"{metrics.get('loss', float('nan')):.4f}")
     onnx_path = out / "model.onnx"
     with clock.stage("export"):
         report = export_checkpoint(run_dir, onnx_path, num_observations=256)

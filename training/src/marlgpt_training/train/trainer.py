@@ -82,11 +82,16 @@ def group_by_environment(dirs: List[str]) -> Dict[str, List[Path]]:
 
 
 def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
-          max_steps: Optional[int] = None, init: Optional[str] = None) -> dict:
-    """Train until ``optim.max_steps`` (or ``max_steps``); returns the last logged metrics.
+          max_steps: Optional[int] = None, init: Optional[str] = None,
+          deadline: Optional[float] = None) -> dict:
+    """Train until ``optim.max_steps`` (or ``max_steps``); returns the last logged metrics,
+    with ``step``, the step the run ended at.
 
     ``init``: a run or checkpoint whose weights the model starts from (fine-tuning); its
     model size and token layout must be this config's. A resumed run ignores it.
+    ``deadline``: a ``time.monotonic()`` time after which the run ends at the step it has
+    reached (checkpointed as its last), all processes alike: a time budget holds even when the
+    machine turns slower than it was measured.
     """
     env = Distributed()
     stop = max_steps if max_steps is not None else config.optim.max_steps
@@ -179,7 +184,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
         step += 1
         window += 1
         bar.update()
-        if step % config.run.log_every == 0 or step == stop:
+        late = deadline is not None and _past(deadline, env)
+        if step % config.run.log_every == 0 or step == stop or late:
             seconds = time.perf_counter() - timer
             metrics = {k: float(v) / window for k, v in sums.items()}
             metrics.update(lr=lr, grad_norm=float(norm),
@@ -194,19 +200,32 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
                       flush=True)
             sums.clear()
             window, timer = 0, time.perf_counter()
-        last = step == stop
+        last = step == stop or late
         if env.main and (step % config.run.checkpoint_every == 0 or last):
             directory = checkpoint.save(out, step, model, target, optimizer,
                                         {"consumed": consumed}, saved_config)
             every = config.run.eval_every
             if config.run.eval_map_set and ((every and step % every == 0) or last):
                 metrics["eval_score"] = _evaluate(directory, config, writer, step)
+        if late:
+            if env.main:
+                print(f"\nstopped at step {step} of {stop}: the deadline has passed", flush=True)
+            break
+    metrics["step"] = step
     bar.close()
     if writer is not None:
         writer.close()
     _record_replicas(out, model, env)
     env.close()
     return metrics
+
+
+def _past(deadline: float, env: Distributed) -> bool:
+    """Whether ``deadline`` has passed, as every process sees it (one all-reduce with DDP)."""
+    late = torch.tensor([float(time.monotonic() > deadline)], device=env.device)
+    if env.world_size > 1:
+        dist.all_reduce(late, op=dist.ReduceOp.MAX)
+    return bool(late.item())
 
 
 def weights_digest(model: torch.nn.Module) -> str:
