@@ -167,3 +167,35 @@ def test_external_goals_arrive_in_sequence_and_the_robot_waits_for_the_next() ->
     assert not goals.waiting and goals.current == (4, 4) and goals.reached == 2
     goals.offer(1, (0, 0))  # stale: ignored
     assert goals.current == (4, 4)
+
+
+def test_planners_with_different_resolutions_hold_the_fleet_alike() -> None:
+    """A soft and a shielded planner could settle one step differently and send two robots
+    into one cell: while any proposal names another resolution, every planner holds."""
+    from marlgpt_planner.step_rule import StepRule
+
+    cells = {"a": (0, 0), "b": (0, 2)}
+    outcomes = {}
+    for mine, theirs in (("soft", "shield/search=16"), ("shield/search=16", "soft")):
+        resolution = mine.split("/")[0]
+        fleet = LockStep(["a", "b"], rule=StepRule(resolution, search=16
+                                                   if resolution == "shield" else 1))
+        for robot, cell in cells.items():
+            fleet.receive(Report(robot, 0, ARRIVED, cell, cell, (0, 4)), 0.0)
+        fleet.start()
+        fleet.receive(Report("a", 1, PROPOSING, (0, 0), (0, 1), (0, 4), ranking=(4, 0),
+                             step_rule=mine), 0.0)
+        fleet.receive(Report("b", 1, PROPOSING, (0, 2), (0, 3), (0, 4), ranking=(4, 0),
+                             step_rule=theirs), 0.0)
+        outcomes[mine] = fleet.resolve()
+        assert fleet.disagreeing == ["b"]
+        assert outcomes[mine].moved == [False, False]
+    # Agreeing planners (or proposals that name no rule) move as usual.
+    fleet = LockStep(["a", "b"], rule=StepRule("shield"))
+    for robot, cell in cells.items():
+        fleet.receive(Report(robot, 0, ARRIVED, cell, cell, (0, 4)), 0.0)
+    fleet.start()
+    fleet.receive(Report("a", 1, PROPOSING, (0, 0), (0, 1), (0, 4), ranking=(4, 0),
+                         step_rule="shield"), 0.0)
+    fleet.receive(Report("b", 1, PROPOSING, (0, 2), (0, 3), (0, 4), ranking=(4, 0)), 0.0)
+    assert fleet.resolve().moved == [True, True] and fleet.disagreeing == []

@@ -235,8 +235,12 @@ def test_a_planner_with_another_step_rule_turns_the_search_off() -> None:
     plain = shield(positions, rankings, np.zeros(24))
     agreed = _searched_fleet([digest] * 24, positions, goals, rankings)
     assert agreed.resolve(fields, digest).to_cells != [tuple(c) for c in plain.tolist()]
-    for odd in ("shield/search=16", "shield", "soft", ""):
+    for odd in ("shield/search=16", "shield", ""):
         rules = [StepRule("shield", search=8).agreement()] * 23 + [odd]
         fleet = _searched_fleet([digest] * 24, positions, goals, rankings, rules=rules)
         assert fleet.resolve(fields, digest).to_cells == [tuple(c) for c in plain.tolist()]
         assert fleet.searched_steps == 0
+    # Another resolution altogether: nobody moves (tests/test_lockstep.py).
+    rules = [StepRule("shield", search=8).agreement()] * 23 + ["soft"]
+    fleet = _searched_fleet([digest] * 24, positions, goals, rankings, rules=rules)
+    assert not any(fleet.resolve(fields, digest).moved) and fleet.searched_steps == 0

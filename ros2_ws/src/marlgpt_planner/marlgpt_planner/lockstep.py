@@ -84,6 +84,9 @@ class LockStep:
         if len(set(robot_ids)) != len(robot_ids) or not robot_ids:
             raise ValueError(f"robot ids must be unique and non-empty, got {list(robot_ids)}")
         self.rule = rule
+        #: Robots whose last proposal named another resolution than this planner's: while any
+        #: does, the fleet's planners could settle one step differently, so nobody moves.
+        self.disagreeing: List[str] = []
         #: Steps the rollout search chose (the rest were plain shielded or soft steps).
         self.searched_steps = 0
         self.ages = GoalAges()
@@ -210,6 +213,10 @@ class LockStep:
         else:
             after = self.rule.settle(positions, rankings + [[WAIT]] * len(blockers),
                                      ages + [-1] * len(blockers), seed=self.step)
+        self.disagreeing = [r for r, p in zip(ids, proposals) if p.step_rule
+                            and p.step_rule.split("/")[0] != self.rule.resolution]
+        if self.disagreeing:  # every planner sees the same proposals: all hold alike
+            after = positions
         moved = (after != positions).any(axis=1)
         to_cells = [tuple(int(v) for v in cell) for cell in after[:len(ids)]]
         outcome = Outcome(self.step, ids, start, to_cells, [bool(m) for m in moved[:len(ids)]],
