@@ -2,6 +2,7 @@
 import fcntl
 import json
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Dict, Iterator
@@ -102,3 +103,13 @@ def tiny_map_set(root: Path) -> Path:
              "env_grid_search": {"num_agents": n, "map_name": m}} for n in (2, 6) for m in maps]
     (root / "reference-results/Ref.json").write_text(json.dumps(rows))
     return root
+
+
+def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """End a child process: SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

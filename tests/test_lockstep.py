@@ -178,8 +178,7 @@ def test_planners_with_different_resolutions_hold_the_fleet_alike() -> None:
     outcomes = {}
     for mine, theirs in (("soft", "shield/search=16"), ("shield/search=16", "soft")):
         resolution = mine.split("/")[0]
-        fleet = LockStep(["a", "b"], rule=StepRule(resolution, search=16
-                                                   if resolution == "shield" else 1))
+        fleet = LockStep(["a", "b"], rule=StepRule.lenient(resolution, search=16))
         for robot, cell in cells.items():
             fleet.receive(Report(robot, 0, ARRIVED, cell, cell, (0, 4)), 0.0)
         fleet.start()

@@ -50,6 +50,10 @@ def test_rules_name_what_they_are_and_what_planners_must_share() -> None:
     assert StepRule(SHIELD, 0.5, 16).agreement() == StepRule(SHIELD, 0.0, 16).agreement() \
         == "shield/search=16"
     assert StepRule(SHIELD).agreement() == "shield" != SOFT_RULE.agreement()
+    # Another resolution settles unlike; another search (or no name at all) does not.
+    assert StepRule(SHIELD).settles_unlike("soft") and SOFT_RULE.settles_unlike("shield")
+    assert not StepRule(SHIELD).settles_unlike("shield/search=16")
+    assert not StepRule(SHIELD).settles_unlike("")
     # The node's parameters carry every option; a resolution drops those it does not read.
     assert StepRule.lenient(SOFT, 0.5, 16) == SOFT_RULE
     assert StepRule.lenient(SHIELD, 0.5, 16) == StepRule(SHIELD, 0.5, 16)

@@ -13,6 +13,7 @@ from rclpy.node import Node
 
 from marlgpt_msgs.msg import Cell, FleetStep, RobotState
 from marlgpt_msgs.srv import SetGoal
+from tests.conftest import stop
 
 PEER = Path(__file__).with_name("fleet_peer.py")
 #: Each wait is for an event (a reply, the peer's service); this only bounds a failure, so it
@@ -29,12 +30,7 @@ def peer(ros_env: Dict[str, str]) -> Iterator[subprocess.Popen]:
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, model_with_metadata
+from tests.conftest import REPO, model_with_metadata, stop
 
 MODEL = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models" / "marlgpt.onnx"
 GOOD = {"robots": ["robot1"], "lattice.origin": [0.0, 1.5], "lattice.cell_size": 0.3,
@@ -91,9 +91,4 @@ def test_good_parameters_start_a_planner_that_waits_for_its_fleet(tmp_path, ros_
                 time.sleep(0.1)
             process.wait(timeout=2)  # started, and waiting for its fleet: still running
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

@@ -188,7 +188,7 @@ def run(options: PipelineOptions) -> dict:
         metrics = train(config, run_dir, resume=True, progress=options.progress,
                         deadline=deadline)
         train_wall = time.perf_counter() - started
-    steps = int(metrics.get("step", steps))
+    steps = int(metrics["step"])
     trained = (steps - options.probe_steps) * samples_per_step
     say(f"trained to step {steps} (planned {plan['steps']}): loss "
         f"{metrics.get('loss', float('nan')):.4f}")

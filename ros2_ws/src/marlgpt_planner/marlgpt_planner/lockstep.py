@@ -213,8 +213,8 @@ class LockStep:
         else:
             after = self.rule.settle(positions, rankings + [[WAIT]] * len(blockers),
                                      ages + [-1] * len(blockers), seed=self.step)
-        self.disagreeing = [r for r, p in zip(ids, proposals) if p.step_rule
-                            and p.step_rule.split("/")[0] != self.rule.resolution]
+        self.disagreeing = [r for r, p in zip(ids, proposals)
+                            if self.rule.settles_unlike(p.step_rule)]
         if self.disagreeing:  # every planner sees the same proposals: all hold alike
             after = positions
         moved = (after != positions).any(axis=1)

@@ -152,6 +152,12 @@ class StepRule:
         the search; the path weight only shapes a planner's own robots' rankings)."""
         return self.resolution + (f"/search={self.search}" if self.searches else "")
 
+    def settles_unlike(self, agreement: str) -> bool:
+        """Whether a planner naming ``agreement`` (another's :meth:`agreement`; '' if it names
+        none) settles steps by another resolution than this rule: the two could settle one
+        step differently."""
+        return bool(agreement) and agreement.split("/")[0] != self.resolution
+
     def label(self) -> str:
         """A short description for tables: ``shield, path 0.5, search 16`` ('' for soft)."""
         if not self.ranks:
