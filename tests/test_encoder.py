@@ -162,8 +162,10 @@ def test_version_2_needs_the_ages_and_layouts_pick_the_version() -> None:
     # A model file's metadata holds strings.
     as_strings = {k: str(v) for k, v in encoder(ages=True).metadata.items()}
     assert Encoder.from_layout(MAP, as_strings).ages
-    with pytest.raises(ValueError, match="reads encoder pogema-ctg v3"):
-        Encoder.from_layout(MAP, dict(encoder().metadata, encoder_version=3))
+    with pytest.raises(ValueError, match="reads encoder pogema-ctg v4"):
+        Encoder.from_layout(MAP, dict(encoder().metadata, encoder_version=4))
+    made = Encoder.from_layout(MAP, dict(encoder().metadata, encoder_version=3))
+    assert made.claims and made.ages and made.version == 3
     with pytest.raises(ValueError, match="reads encoder other v1"):
         Encoder.from_layout(MAP, dict(encoder().metadata, encoder="other"))
 

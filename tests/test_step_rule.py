@@ -11,7 +11,15 @@ from marlgpt_planner.lookahead import Search, pibt_rankings, search_step
 from marlgpt_planner.rankings import choose, rank, ranking_scores
 from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
-from marlgpt_planner.step_rule import RESOLUTIONS, SHIELD, SOFT, SOFT_RULE, StepRule, names
+from marlgpt_planner.step_rule import (
+    RESOLUTIONS,
+    SEQUENTIAL,
+    SHIELD,
+    SOFT,
+    SOFT_RULE,
+    StepRule,
+    names,
+)
 
 
 def crowded(seed: int, size: int = 9, agents: int = 30):
@@ -26,13 +34,13 @@ def crowded(seed: int, size: int = 9, agents: int = 30):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(resolution="hard"), "resolution must be one of soft, shield, got 'hard'"),
+    (dict(resolution="hard"), "resolution must be one of soft, shield, sequential, got 'hard'"),
     (dict(resolution=SHIELD, search=0), "search needs at least 1 candidate, got 0"),
     (dict(resolution=SHIELD, path_weight=-1.0), "the path weight must be >= 0"),
     (dict(resolution=SOFT, path_weight=0.5), "a path weight only shapes rankings of actions "
-     "(--resolution shield)"),
-    (dict(resolution=SOFT, search=4), "the rollout search only chooses among shielded steps "
-     "(--resolution shield)"),
+     "(--resolution shield or sequential)"),
+    (dict(resolution=SOFT, search=4), "the rollout search only chooses among settled steps "
+     "(--resolution shield or sequential)"),
 ])
 def test_a_bad_rule_is_refused_with_one_message(kwargs, message) -> None:
     with pytest.raises(ValueError) as caught:
@@ -41,7 +49,7 @@ def test_a_bad_rule_is_refused_with_one_message(kwargs, message) -> None:
 
 
 def test_rules_name_what_they_are_and_what_planners_must_share() -> None:
-    assert names() == [SOFT, SHIELD] and SOFT_RULE == StepRule()
+    assert names() == [SOFT, SHIELD, SEQUENTIAL] and SOFT_RULE == StepRule()
     assert all(r.summary for r in RESOLUTIONS.values())
     assert not SOFT_RULE.ranks and StepRule(SHIELD).ranks
     assert StepRule(SHIELD, 0.5, 16).label() == "shield, path 0.5, search 16"

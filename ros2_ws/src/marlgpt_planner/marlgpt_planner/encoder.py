@@ -25,6 +25,17 @@ last changed): the deciding agent's ``log1p(age) / log1p(256)`` (capped at 1) an
 neighbour, ``clip((its age - own age) / 8, -1, 1)``, positive when the neighbour outranks it.
 A decentralized policy cannot otherwise tell which of two robots facing each other should
 give way, while its expert (and the fleet's shield) settle exactly that by these ages.
+
+Version 3 (``claims=True``, with the ages) adds what the robots served before this one have
+already decided in the step under way: the sequential resolution
+(:mod:`marlgpt_planner.sequential`) serves robots one after another and asks the policy of
+each, when its turn comes, knowing the cells claimed before it. Per action,
+``claimed[a]`` is 1 where that action's cell is claimed by a robot served earlier (or taking
+it would swap places with one); ``claimed[wait]`` is 1 when a robot has claimed this robot's own
+cell, and ``pusher`` is that robot's offset (0, 0 when nobody pushes). Per neighbour slot,
+``served`` (1/0) and, once served, its claimed next cell relative to the deciding agent, / r
+(``ABSENT`` before). :meth:`Encoder.encode` writes a state in which nobody has decided yet;
+:meth:`Encoder.claim_values` writes the claim tokens of a moment of the step.
 """
 import hashlib
 from typing import List, Mapping, NamedTuple, Optional
@@ -38,6 +49,9 @@ ENCODER_NAME = "pogema-ctg"
 ENCODER_VERSION = 1
 #: The version of the layout with goal ages (``Encoder(..., ages=True)``).
 ENCODER_VERSION_AGES = 2
+#: The version with goal ages and the step's claims (``Encoder(..., claims=True)``).
+ENCODER_VERSION_CLAIMS = 3
+VERSIONS = (ENCODER_VERSION, ENCODER_VERSION_AGES, ENCODER_VERSION_CLAIMS)
 
 #: Value of a cost-to-go cell that is an obstacle, outside the map or cut off from the goal.
 BLOCKED = 2.0
@@ -97,21 +111,23 @@ class Encoder:
         fields: an existing :class:`DistanceFields` of the same map to share its cache
             (its pad must be at least ``radius``).
         ages: the version 2 layout, with goal ages (the state must carry ``ages``).
+        claims: the version 3 layout: goal ages and the step's claims (implies ``ages``).
     """
 
     def __init__(self, obstacles: np.ndarray, radius: int = 5, history: int = 3,
                  neighbours: int = 8, fields: Optional[DistanceFields] = None,
-                 ages: bool = False) -> None:
+                 ages: bool = False, claims: bool = False) -> None:
         if radius < 1 or history < 1 or neighbours < 0:
             raise ValueError("need radius >= 1, history >= 1 and neighbours >= 0")
         self.radius, self.history, self.neighbours = int(radius), int(history), int(neighbours)
-        self.ages = bool(ages)
+        self.claims = bool(claims)
+        self.ages = bool(ages) or self.claims
         if fields is None:
             fields = DistanceFields(obstacles, pad=radius)
         elif fields.pad < radius or fields.obstacles.shape != np.shape(obstacles):
             raise ValueError("shared DistanceFields must cover the same map with pad >= radius")
         self.fields = fields
-        self.specs = layout(radius, history, neighbours, self.ages)
+        self.specs = layout(radius, history, neighbours, self.ages, self.claims)
         self.num_tokens = len(self.specs)
         self.indices = {key: np.array([getattr(s, key) for s in self.specs], dtype=np.int32)
                         for key in ("attr", "team", "agent", "time")}
@@ -119,6 +135,8 @@ class Encoder:
         self._ctg_scale = float(2 * radius)
         self._ego_start = self._window ** 2
         self._nb_start = self._ego_start + 4 + 3 + 2 * history + int(self.ages)
+        #: Where the claim tokens start (version 3; the layout's end otherwise).
+        self.claims_start = self._nb_start + neighbours * (8 + int(self.ages))
 
     @classmethod
     def from_layout(cls, obstacles: np.ndarray, layout: Mapping,
@@ -127,15 +145,18 @@ class Encoder:
         dataset's ``token_layout``: ``encoder``, ``encoder_version``, ``radius``, ``history``,
         ``neighbours``); ValueError for a layout this encoder does not write."""
         name, version = layout.get("encoder"), int(layout.get("encoder_version", 0))
-        if name != ENCODER_NAME or version not in (ENCODER_VERSION, ENCODER_VERSION_AGES):
+        if name != ENCODER_NAME or version not in VERSIONS:
             raise ValueError(f"the model reads encoder {name} v{version}; this encoder writes "
-                             f"{ENCODER_NAME} v{ENCODER_VERSION} and v{ENCODER_VERSION_AGES}")
+                             f"{ENCODER_NAME} v{', v'.join(map(str, VERSIONS))}")
         return cls(obstacles, int(layout["radius"]), int(layout["history"]),
                    int(layout["neighbours"]), fields=fields,
-                   ages=version == ENCODER_VERSION_AGES)
+                   ages=version >= ENCODER_VERSION_AGES,
+                   claims=version == ENCODER_VERSION_CLAIMS)
 
     @property
     def version(self) -> int:
+        if self.claims:
+            return ENCODER_VERSION_CLAIMS
         return ENCODER_VERSION_AGES if self.ages else ENCODER_VERSION
 
     @property
@@ -148,7 +169,7 @@ class Encoder:
     @property
     def layout_digest(self) -> str:
         """SHA-256 of the token layout (every position's name and indices)."""
-        return layout_digest(self.radius, self.history, self.neighbours, self.ages)
+        return layout_digest(self.radius, self.history, self.neighbours, self.ages, self.claims)
 
     def encode(self, state: GridState) -> Observation:
         """Token values for every agent of ``state`` (one row per agent)."""
@@ -200,8 +221,51 @@ class Encoder:
                                              / np.log1p(GOAL_AGE_CAP))
 
         if self.neighbours:
-            values[:, self._nb_start:] = self._neighbour_values(positions, shortens, moves, ages)
+            values[:, self._nb_start:self.claims_start] = self._neighbour_values(
+                positions, shortens, moves, ages)
+        if self.claims:
+            nobody = np.zeros((n, n), dtype=bool)
+            values[:, self.claims_start:] = self.claim_values(positions, np.arange(n),
+                                                              positions, nobody)
         return Observation(values=values, action_mask=action_mask)
+
+    def claim_values(self, positions: np.ndarray, rows: np.ndarray, next_cells: np.ndarray,
+                     known: np.ndarray) -> np.ndarray:
+        """The claim tokens (version 3) of agents ``rows`` at one moment of a step: ``known``
+        (R, N) says which agents' ``next_cells`` (N, 2) row r sees as already claimed (the
+        robots served before it); returns (R, C) float32, the values after
+        :attr:`claims_start`."""
+        if not self.claims:
+            raise ValueError("claim tokens are part of the version 3 layout (claims=True)")
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
+        next_cells = np.asarray(next_cells, dtype=np.int64).reshape(-1, 2)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        known = np.array(known, dtype=bool).reshape(len(rows), len(positions))
+        known[np.arange(len(rows)), rows] = False  # nobody sees its own claim as another's
+        r, k = self.radius, self.neighbours
+        own = positions[rows]  # (R, 2)
+        targets = own[:, None, :] + DELTAS[None, :, :]  # (R, 5, 2)
+        claimed = ((next_cells[None, None] == targets[:, :, None]).all(axis=3)
+                   & known[:, None, :])  # (R, 5, N): a known agent claimed that action's cell
+        into_me = (next_cells[None] == own[:, None]).all(axis=2) & known  # (R, N)
+        occupant = (positions[None, None] == targets[:, :, None]).all(axis=3)  # (R, 5, N)
+        swap = (occupant & into_me[:, None, :]).any(axis=2)
+        out = np.full((len(rows), 7 + 3 * k), ABSENT, dtype=np.float32)
+        out[:, :NUM_ACTIONS] = claimed.any(axis=2) | swap
+        pushed = into_me.any(axis=1)
+        pusher = np.argmax(into_me, axis=1)
+        out[:, 5:7] = np.where(pushed[:, None], positions[pusher] - own, 0)
+        if k and len(positions) > 1:
+            order, present = neighbour_order(positions, r, k)
+            order, present = order[rows], present[rows]  # (R, take)
+            take = order.shape[1]
+            served = np.take_along_axis(known, order, axis=1)
+            claim = (next_cells[order] - own[:, None, :]) / float(r)  # (R, take, 2)
+            block = np.concatenate([served[:, :, None].astype(np.float32),
+                                    np.where(served[:, :, None], claim, ABSENT)], axis=2)
+            block = np.where(present[:, :, None], block, ABSENT)
+            out[:, 7:7 + 3 * take] = block.reshape(len(rows), -1)
+        return out
 
     def _neighbour_values(self, positions: np.ndarray, shortens: np.ndarray,
                           moves: np.ndarray, ages: Optional[np.ndarray]) -> np.ndarray:
@@ -210,17 +274,9 @@ class Encoder:
         out = np.full((n, k, per), ABSENT, dtype=np.float32)
         if n < 2:
             return out.reshape(n, -1)
+        order, present = neighbour_order(positions, r, k)
+        take = order.shape[1]
         offsets = positions[None, :, :] - positions[:, None, :]  # (N, N, 2): j relative to i
-        visible = (np.abs(offsets).max(axis=2) <= r)
-        np.fill_diagonal(visible, False)
-        side = 2 * r + 1
-        # Manhattan distance first, then row-major position in the window: a total order.
-        key = (np.abs(offsets).sum(axis=2) * side * side
-               + (offsets[:, :, 0] + r) * side + (offsets[:, :, 1] + r))
-        key = np.where(visible, key, np.iinfo(np.int64).max)
-        take = min(k, n - 1)
-        order = np.argsort(key, axis=1, kind="stable")[:, :take]  # (N, take)
-        present = np.take_along_axis(visible, order, axis=1)
         rel = np.take_along_axis(offsets, order[:, :, None], axis=1) / float(r)
         parts = [rel, shortens[order], moves[order, 0, :]]
         if ages is not None:
@@ -231,8 +287,30 @@ class Encoder:
         return out.reshape(n, -1)
 
 
-def layout(radius: int, history: int, neighbours: int, ages: bool = False) -> List[TokenSpec]:
-    """The token layout: one :class:`TokenSpec` per position, in order (``ages``: version 2)."""
+def neighbour_order(positions: np.ndarray, radius: int, neighbours: int
+                    ) -> "tuple[np.ndarray, np.ndarray]":
+    """Each agent's neighbour slots: (order (N, take), present (N, take)), the other agents
+    within ``radius`` (Chebyshev), nearest first by Manhattan distance, ties row-major in the
+    window; ``take`` = min(neighbours, N - 1), slots past the visible agents not present."""
+    n, r = len(positions), radius
+    offsets = positions[None, :, :] - positions[:, None, :]  # (N, N, 2): j relative to i
+    visible = (np.abs(offsets).max(axis=2) <= r)
+    np.fill_diagonal(visible, False)
+    side = 2 * r + 1
+    # Manhattan distance first, then row-major position in the window: a total order.
+    key = (np.abs(offsets).sum(axis=2) * side * side
+           + (offsets[:, :, 0] + r) * side + (offsets[:, :, 1] + r))
+    key = np.where(visible, key, np.iinfo(np.int64).max)
+    take = max(0, min(neighbours, n - 1))
+    order = np.argsort(key, axis=1, kind="stable")[:, :take]  # (N, take)
+    return order, np.take_along_axis(visible, order, axis=1)
+
+
+def layout(radius: int, history: int, neighbours: int, ages: bool = False,
+           claims: bool = False) -> List[TokenSpec]:
+    """The token layout: one :class:`TokenSpec` per position, in order (``ages``: version 2;
+    ``claims``: version 3, which has the ages too)."""
+    ages = ages or claims
     specs: List[TokenSpec] = []
     side = 2 * radius + 1
     for d_row in range(-radius, radius + 1):
@@ -264,13 +342,26 @@ def layout(radius: int, history: int, neighbours: int, ages: bool = False) -> Li
         specs.append(TokenSpec("move[col]", attr_move_col, TEAM_NEIGHBOUR, j, 1))
         if ages:
             specs.append(TokenSpec("age_lead", attr_age_lead, TEAM_NEIGHBOUR, j, 0))
+    if claims:
+        attr_claimed = [base + 13 + a for a in range(NUM_ACTIONS)]
+        attr_pusher_row, attr_pusher_col = base + 18, base + 19
+        attr_served, attr_claim_row, attr_claim_col = base + 20, base + 21, base + 22
+        for name, attr in zip(("wait",) + MOVE_NAMES, attr_claimed):
+            specs.append(TokenSpec(f"claimed[{name}]", attr, TEAM_SELF, 0, 0))
+        specs.append(TokenSpec("pusher[row]", attr_pusher_row, TEAM_SELF, 0, 0))
+        specs.append(TokenSpec("pusher[col]", attr_pusher_col, TEAM_SELF, 0, 0))
+        for j in range(1, neighbours + 1):
+            specs.append(TokenSpec("served", attr_served, TEAM_NEIGHBOUR, j, 0))
+            specs.append(TokenSpec("claim[row]", attr_claim_row, TEAM_NEIGHBOUR, j, 0))
+            specs.append(TokenSpec("claim[col]", attr_claim_col, TEAM_NEIGHBOUR, j, 0))
     return specs
 
 
-def layout_digest(radius: int, history: int, neighbours: int, ages: bool = False) -> str:
+def layout_digest(radius: int, history: int, neighbours: int, ages: bool = False,
+                  claims: bool = False) -> str:
     """SHA-256 of the layout: a model and an encoder agree on it or the model reads garbage."""
     text = ";".join(f"{s.name},{s.attr},{s.team},{s.agent},{s.time}"
-                    for s in layout(radius, history, neighbours, ages))
+                    for s in layout(radius, history, neighbours, ages, claims))
     return hashlib.sha256((ENCODER_NAME + ":" + text).encode()).hexdigest()
 
 

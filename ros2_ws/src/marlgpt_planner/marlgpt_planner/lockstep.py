@@ -17,6 +17,16 @@ included) and asks it what may happen next. Step ``s`` (from 1) runs:
 4. **move**: each planner sends its robots to their resolved cells and reports ``ARRIVED``
    (or ``TIMED_OUT`` with the cell it ended in), which is step ``s + 1``'s start.
 
+Under the sequential resolution (:mod:`marlgpt_planner.sequential`) step 2 runs in turns:
+a robot proposes when its turn comes, its ranking made knowing the cells claimed by the
+robots served before it. Every planner replays the step from the proposals it has
+(:meth:`LockStep.turn`): the replay stops at the first robots whose proposals are missing, and
+names them with the claims they must see; those robots' planners decide and report
+``PROPOSING``, and the replay goes on. Robots whose decisions cannot touch each other are
+asked in the same turn. No planner computes another's decision: each robot's own planner
+does, so planners whose models differ in the last bits (TensorRT engines built on different
+robots) still settle every step alike.
+
 A robot not heard from for ``lost_after`` seconds while the fleet waits on it is lost: it is
 dropped from the fleet and its last cell (and the cell it was last sent to) become obstacles,
 entered by nobody, for every later step. Pure Python + numpy, Python >= 3.8.
@@ -29,6 +39,7 @@ from marlgpt_planner.actions import WAIT, between, moves
 from marlgpt_planner.encoder import GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.rankings import clean_ranking
+from marlgpt_planner.sequential import sequential_step
 from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.step_rule import SOFT_RULE, StepRule
 
@@ -53,6 +64,23 @@ class Report(NamedTuple):
     ranking: Tuple[int, ...] = ()
     map_digest: str = ""
     step_rule: str = ""
+
+
+class Turn(NamedTuple):
+    """The robots whose proposals the sequential step needs next, and what they must know:
+    rows of :meth:`LockStep.grid_state` (fleet order), every live robot's claimed next cell
+    (N, 2) and which claims each of them sees (R, N)."""
+
+    robot_ids: List[str]
+    rows: List[int]
+    next_cells: np.ndarray
+    known: np.ndarray
+
+
+class _Pending(Exception):
+    def __init__(self, turn: Turn) -> None:
+        super().__init__()
+        self.turn = turn
 
 
 class Outcome(NamedTuple):
@@ -89,6 +117,13 @@ class LockStep:
         self.disagreeing: List[str] = []
         #: Steps the rollout search chose (the rest were plain shielded or soft steps).
         self.searched_steps = 0
+        #: The policy's field of view, which bounds what the sequential resolution's claim
+        #: tokens read (the planner sets it from its model); it groups robots into turns and
+        #: never changes a decision.
+        self.radius = 5
+        #: Turns (rounds of proposals) per resolved step, under the sequential resolution.
+        self.turns: List[int] = []
+        self._turn: Optional[Tuple[int, int, Optional[Turn]]] = None
         self.ages = GoalAges()
         self.age: Dict[str, int] = {}
         self.order = list(robot_ids)
@@ -168,6 +203,66 @@ class LockStep:
         return GridState(positions.reshape(-1, 2), goals.reshape(-1, 2),
                          history.reshape(-1, HISTORY), ages)
 
+    # --- turns (the sequential resolution) ------------------------------------------------------
+    def turn(self) -> Optional[Turn]:
+        """The robots whose proposals the sequential step needs next (None: none, or the rule
+        does not ask in turn, or the step has not started). Robots already proposing are
+        never named again in the same step."""
+        if not self.rule.in_turn or self._started != self.step:
+            return None
+        have = sum((r, self.step, "proposal") in self._reports for r in self.live)
+        key = (self.step, have)
+        if self._turn is not None and self._turn[:2] == key:
+            return self._turn[2]
+        ids = list(self.live)
+        n = len(ids)
+        positions, ages, blockers = self._step_cells(ids)
+
+        def decide(rows, next_cells, known):
+            missing = [k for k, row in enumerate(rows)
+                       if row < n and (ids[row], self.step, "proposal") not in self._reports]
+            if missing:
+                raise _Pending(Turn([ids[rows[k]] for k in missing],
+                                    [rows[k] for k in missing], next_cells[:n].copy(),
+                                    np.asarray(known)[missing][:, :n].copy()))
+            return self._rankings(ids, rows)
+
+        try:
+            sequential_step(positions, ages, decide, self.radius)
+            pending = None
+        except _Pending as stop:
+            pending = stop.turn
+        self._turn = (self.step, have, pending)
+        return pending
+
+    def _step_cells(self, ids: Sequence[str]) -> Tuple[np.ndarray, List[float], List[Cell]]:
+        """Start cells of ``ids`` and then of the lost robots' cells (agents that always
+        wait, served last), and their priorities."""
+        start = [self.positions[r] for r in ids]
+        blockers = sorted(self.lost_cells - set(start))
+        positions = np.array(start + blockers, dtype=np.int64).reshape(-1, 2)
+        ages = [float(self.age.get(r, 0)) for r in ids] + [-1.0] * len(blockers)
+        return positions, ages, blockers
+
+    def _rankings(self, ids: Sequence[str], rows: Sequence[int]) -> List[List[int]]:
+        """The proposed rankings of ``rows`` (past the live robots: lost cells, which wait)."""
+        out = []
+        for row in rows:
+            if row >= len(ids):
+                out.append([WAIT])
+                continue
+            proposal = self._reports[ids[row], self.step, "proposal"]
+            cell = self.positions[ids[row]]
+            target = tuple(proposal.intended)
+            if abs(target[0] - cell[0]) + abs(target[1] - cell[1]) > 1:
+                target = cell
+            out.append(clean_ranking(proposal.ranking) or [between(cell, target), WAIT])
+        return out
+
+    def proposed(self, robot: str) -> bool:
+        """Whether ``robot``'s proposal for the current step is in."""
+        return (robot, self.step, "proposal") in self._reports
+
     # --- resolution ---------------------------------------------------------------------------
     def waiting_for_proposals(self) -> List[str]:
         return [r for r in self.live if (r, self.step, "proposal") not in self._reports]
@@ -200,9 +295,11 @@ class LockStep:
                     for p, cell, target in zip(proposals, start, intended)]
         ages = [self.age.get(r, 0) for r in ids]
         # Lost robots' cells act as agents that always wait: nobody enters them.
-        blockers = sorted(self.lost_cells - set(start))
-        positions = np.array(start + blockers, dtype=np.int64).reshape(-1, 2)
-        if self._can_search(fields, map_digest, proposals, blockers):
+        positions, _, blockers = self._step_cells(ids)
+        if self.rule.in_turn:
+            after = self._settle_in_turn(ids, positions, blockers, fields, map_digest,
+                                         proposals)
+        elif self._can_search(fields, map_digest, proposals, blockers):
             goals = np.array([self.goals[r] for r in ids], dtype=np.int64).reshape(-1, 2)
             closed = fields.obstacles[goals[:, 0], goals[:, 1]]  # as the encoder does
             goals[closed] = positions[:len(ids)][closed]
@@ -225,6 +322,33 @@ class LockStep:
         self._forget(self.step - 1)
         self.step += 1
         return outcome
+
+    def _settle_in_turn(self, ids: List[str], positions: np.ndarray, blockers: List[Cell],
+                        fields: Optional[DistanceFields], map_digest: str,
+                        proposals: Sequence[Report]) -> np.ndarray:
+        """The sequential step from the proposals made in turn (searched where the fleet
+        agrees on the grid; the lost cells are closed in it, so only live robots take part)."""
+        ages = [float(self.age.get(r, 0)) for r in ids]
+        turns = []
+
+        def replay(rows, next_cells, known):
+            turns.append(len(rows))
+            return self._rankings(ids, rows)
+
+        n = len(ids)
+        if self._can_search(fields, map_digest, proposals, blockers):
+            goals = np.array([self.goals[r] for r in ids], dtype=np.int64).reshape(-1, 2)
+            closed = fields.obstacles[goals[:, 0], goals[:, 1]]  # as the encoder does
+            goals[closed] = positions[:n][closed]
+            live = self.rule.settle(positions[:n], None, ages, goals, fields, seed=self.step,
+                                    decide=replay, radius=self.radius)
+            self.searched_steps += 1
+            after = np.concatenate([live, positions[n:]])
+        else:
+            after = self.rule.settle(positions, None, ages + [-1.0] * len(blockers),
+                                     seed=self.step, decide=replay, radius=self.radius)
+        self.turns.append(len(turns))
+        return after
 
     def _can_search(self, fields: Optional[DistanceFields], map_digest: str,
                     proposals: Sequence[Report], blockers: Sequence[Cell]) -> bool:

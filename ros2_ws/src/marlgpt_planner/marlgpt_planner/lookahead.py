@@ -96,14 +96,17 @@ def rollout_score(fields: DistanceFields, start: np.ndarray, first: np.ndarray,
 
 def candidate_steps(positions: np.ndarray, rankings: Sequence[Sequence[int]],
                     ages: Sequence[float], seed: int, search: Search,
-                    alternative: Optional[Sequence[Sequence[int]]] = None
+                    alternative: Optional[Sequence[Sequence[int]]] = None,
+                    first: Optional[np.ndarray] = None
                     ) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """The search's candidates as (next cells (N, 2), priorities (N,)) pairs: the plain
-    shielded step first, then ``candidates - 1`` with priorities jittered by a generator
-    seeded by ``seed`` and the agent count, the odd ones over the ``alternative`` rankings if
-    given (the search passes plain PIBT's)."""
+    """The search's candidates as (next cells (N, 2), priorities (N,)) pairs: ``first`` or
+    the plain shielded step first, then ``candidates - 1`` with priorities jittered by a
+    generator seeded by ``seed`` and the agent count, the odd ones over the ``alternative``
+    rankings if given (the search passes plain PIBT's)."""
     priorities = np.asarray(ages, dtype=np.float64).reshape(-1)
-    out = [(shield(positions, rankings, priorities), priorities)]
+    if first is None:
+        first = shield(positions, rankings, priorities)
+    out = [(np.asarray(first, dtype=np.int64).reshape(-1, 2), priorities)]
     rng = np.random.default_rng([abs(int(seed)), len(priorities)])
     for k in range(1, search.candidates):
         noisy = priorities + rng.uniform(0.0, search.jitter, len(priorities))
@@ -114,14 +117,17 @@ def candidate_steps(positions: np.ndarray, rankings: Sequence[Sequence[int]],
 
 def search_step(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray,
                 rankings: Sequence[Sequence[int]], ages: Sequence[float], seed: int,
-                search: Optional[Search] = None) -> np.ndarray:
+                search: Optional[Search] = None, first: Optional[np.ndarray] = None
+                ) -> np.ndarray:
     """Next cells (N, 2) of one shielded step chosen by rollout search (see the module doc);
-    with one candidate or a horizon of 1, exactly :func:`marlgpt_planner.shield.shield`."""
+    with one candidate or a horizon of 1, exactly :func:`marlgpt_planner.shield.shield`.
+    ``first``: the step that stands first among the candidates instead of the plain
+    shielded one (the sequential resolution's own step)."""
     search = (search or Search()).check()
     positions = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
     goals = np.asarray(goals, dtype=np.int64).reshape(-1, 2)
     if search.candidates == 1 or search.horizon == 1 or len(positions) == 0:
-        return shield(positions, rankings, ages)
+        return shield(positions, rankings, ages) if first is None else first
     # Rankings come over the network: moves onto obstacles or off the map are dropped.
     legal = fields.free_moves(positions)
     rankings = [[a for a in ranking if 0 <= a < len(DELTAS) and legal[i, a]]
@@ -132,7 +138,7 @@ def search_step(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray
                    zip(pibt_rankings(fields, positions, goals), allowed)]
     best_step, best = None, -np.inf
     for step, priorities in candidate_steps(positions, rankings, ages, seed, search,
-                                            alternative):
+                                            alternative, first):
         score = rollout_score(fields, positions, step, goals, priorities, search.horizon)
         if score > best:  # the first of equals: the plain step wins ties
             best_step, best = step, score

@@ -11,6 +11,11 @@ the command line. A rule is a resolution, by name, and the options it reads:
   (:mod:`marlgpt_planner.shield`) picks a step with no shared cell and no swap, and with
   ``search`` > 1 the rollout search (:mod:`marlgpt_planner.lookahead`) picks among that
   many candidate steps.
+* ``sequential``: agents are served one after another in the shield's order, and each is
+  asked for its ranking when its turn comes, knowing the cells claimed before it
+  (:mod:`marlgpt_planner.sequential`, a learned PIBT; the policy must read encoder version
+  3). ``path_weight`` and ``search`` as for the shield; the search's first candidate is the
+  sequential step.
 
 Both parts of a step are here: :meth:`StepRule.choose` turns a policy's logits into what an
 agent hands in (one action, or a ranking), and :meth:`StepRule.settle` turns what every
@@ -28,10 +33,11 @@ from marlgpt_planner.actions import DELTAS, WAIT
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.lookahead import Search, search_step
 from marlgpt_planner.rankings import choose, masked, path_weighted, rank, ranking_scores
+from marlgpt_planner.sequential import Decide, sequential_step
 from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
 
-SOFT, SHIELD = "soft", "shield"
+SOFT, SHIELD, SEQUENTIAL = "soft", "shield", "sequential"
 Rankings = List[List[int]]
 
 
@@ -45,6 +51,8 @@ class Settling(NamedTuple):
     fields: Optional[DistanceFields]  # the grid; None: no search
     obstacles: Optional[np.ndarray]  # (H, W) bool: the soft rule cancels moves onto them
     seed: int  # the step number: the search's jitter
+    decide: Optional[Decide] = None  # sequential: the policy, asked in turn
+    radius: int = 0  # sequential: the policy's field of view
 
 
 def _settle_soft(rule: "StepRule", step: Settling) -> np.ndarray:
@@ -63,6 +71,19 @@ def _settle_shield(rule: "StepRule", step: Settling) -> np.ndarray:
     return shield(step.positions, step.rankings, step.ages)
 
 
+def _settle_sequential(rule: "StepRule", step: Settling) -> np.ndarray:
+    if step.decide is None:
+        raise ValueError("the sequential resolution asks the policy in turn: settle() needs "
+                         "decide=")
+    first, ledger = sequential_step(step.positions, step.ages, step.decide, step.radius)
+    if rule.search > 1 and step.fields is not None:
+        if step.goals is None:
+            raise ValueError("the rollout search needs every agent's goal")
+        return search_step(step.fields, step.positions, step.goals, ledger.rankings,
+                           step.ages, step.seed, Search(candidates=rule.search), first=first)
+    return first
+
+
 class Resolution(NamedTuple):
     """One way of settling a step (an entry of :data:`RESOLUTIONS`)."""
 
@@ -74,6 +95,10 @@ class Resolution(NamedTuple):
     #: The :class:`StepRule` options it reads besides its name.
     options: Tuple[str, ...]
     settle: Callable[["StepRule", Settling], np.ndarray]
+    #: The policy is asked in turn, knowing earlier claims (settle() needs ``decide``), by
+    #: a model of this encoder version or later.
+    in_turn: bool = False
+    min_encoder_version: int = 1
 
 
 RESOLUTIONS: Dict[str, Resolution] = {r.name: r for r in (
@@ -82,11 +107,15 @@ RESOLUTIONS: Dict[str, Resolution] = {r.name: r for r in (
     Resolution(SHIELD, "PIBT over every agent's ranking of its actions, priority to the "
                "oldest goal; no shared cells, no swaps", True, ("path_weight", "search"),
                _settle_shield),
+    Resolution(SEQUENTIAL, "agents served in PIBT's order, each ranking its actions knowing "
+               "the cells claimed before it (a learned PIBT; encoder v3 models)", True,
+               ("path_weight", "search"), _settle_sequential, in_turn=True,
+               min_encoder_version=3),
 )}
 
 #: What each option does, for the message refusing it under a resolution that ignores it.
 _OPTION_TEXT = {"path_weight": "a path weight only shapes rankings of actions",
-                "search": "the rollout search only chooses among shielded steps"}
+                "search": "the rollout search only chooses among settled steps"}
 
 
 @dataclass(frozen=True)
@@ -144,6 +173,20 @@ class StepRule:
         return self.mode.ranks
 
     @property
+    def in_turn(self) -> bool:
+        """The policy is asked agent by agent during the step (settle() needs ``decide``)."""
+        return self.mode.in_turn
+
+    def refuse_model(self, version: int, model: str) -> None:
+        """ValueError in one line when a model of encoder ``version`` cannot act under this
+        rule (the sequential resolution needs the claim tokens of version 3)."""
+        needed = self.mode.min_encoder_version
+        if version < needed:
+            raise ValueError(f"{model} reads encoder v{version}, without the claim tokens "
+                             f"--resolution {self.resolution} needs (v{needed}); train one on "
+                             f"data from 'marlgpt generate --claims', or use shield or soft")
+
+    @property
     def searches(self) -> bool:
         return self.search > 1
 
@@ -193,7 +236,8 @@ class StepRule:
     def settle(self, positions: np.ndarray, rankings: Sequence[Sequence[int]],
                ages: Sequence[float], goals: Optional[np.ndarray] = None,
                fields: Optional[DistanceFields] = None,
-               obstacles: Optional[np.ndarray] = None, seed: int = 0) -> np.ndarray:
+               obstacles: Optional[np.ndarray] = None, seed: int = 0,
+               decide: Optional[Decide] = None, radius: int = 0) -> np.ndarray:
         """Next cells (N, 2) of one step: no two agents in one cell, no swaps.
 
         Args:
@@ -206,11 +250,15 @@ class StepRule:
                 planner must search on the same grid).
             obstacles: the soft rule cancels moves onto these (None: no check).
             seed: the step number, which seeds the search's jitter.
+            decide: a rule that asks in turn (:attr:`in_turn`): the policy, asked for
+                rankings in context (:data:`marlgpt_planner.sequential.Decide`); ``rankings``
+                is then not read.
+            radius: with ``decide``, the policy's field of view.
         """
         goals = None if goals is None else np.asarray(goals, dtype=np.int64).reshape(-1, 2)
         return self.mode.settle(self, Settling(np.asarray(positions, dtype=np.int64)
                                                .reshape(-1, 2), rankings, ages, goals,
-                                               fields, obstacles, seed))
+                                               fields, obstacles, seed, decide, radius))
 
 
 #: The soft rule, no options: POGEMA's own semantics, and every rule argument's default.

@@ -48,6 +48,10 @@ def ranked_step(policy: GridPolicy, state: GridState, fields: DistanceFields, ru
     path_left = neighbour_distances(fields, state.positions, state.goals)
     allowed = path_left < UNREACHABLE
     allowed[:, 0] = True
+    if rule.in_turn:
+        return rule.settle(state.positions, None, state.ages, state.goals, fields, seed=seed,
+                           decide=policy.decider(state, rule, allowed, path_left),
+                           radius=policy.radius)
     rankings = rule.rank(np.array(policy.preferences(state), dtype=np.float64), allowed,
                          path_left)
     return rule.settle(state.positions, rankings, state.ages, state.goals, fields, seed=seed)
@@ -60,8 +64,9 @@ def run_episode(instance: Instance, policy: GridPolicy, rule: StepRule = SOFT_RU
     ``rule`` (:class:`~marlgpt_planner.step_rule.StepRule`): the soft rule hands the policy's
     actions to POGEMA, whose soft rule cancels conflicting moves; a ranking rule (the shield,
     with its path weight and search) hands it the step the rule settles from the policy's
-    rankings. POGEMA is the referee either way, and a settled step it does not apply
-    unchanged is an error. ``trace``, if given, receives every agent's cells (N, 2) after
+    rankings; the sequential rule asks the policy agent by agent (:meth:`GridPolicy.decider`).
+    POGEMA is the referee either way, and a settled step it does not apply unchanged is an
+    error. ``trace``, if given, receives every agent's cells (N, 2) after
     each step.
     """
     start = time.perf_counter()

@@ -109,7 +109,8 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
                   progress: bool = True, sample: bool = False,
                   rule: StepRule = SOFT_RULE) -> Iterator[EpisodeResult]:
     """Episode results for ``instances`` as they finish (order not kept with workers > 1)."""
-    make_policy(policy_spec, sample)  # fail fast on a bad name, before any worker starts
+    # Fail fast on a bad name or a policy the rule cannot ask, before any worker starts.
+    make_policy(policy_spec, sample).check_rule(rule)
     tasks = [_Task(instance, policy_spec, sample, rule) for instance in instances]
     bar = tqdm(total=len(tasks), desc=f"eval {policy_spec}", unit="episode", disable=not progress,
                dynamic_ncols=True)

@@ -75,6 +75,12 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--ages", action="store_true",
                         help="encode the goal ages PIBT ranks agents by (encoder pogema-ctg v2, "
                         "docs/encoder.md); with --from-model the model's layout decides")
+    parser.add_argument("--claims", action="store_true",
+                        help="record the sequential decisions (encoder pogema-ctg v3, with the "
+                        "ages): each agent's tokens hold the cells claimed by the agents the "
+                        "sequential resolution serves before it, the expert's step replayed "
+                        "in PIBT's order with ties shuffled; the data for models that run "
+                        "under --resolution sequential")
     delta = parser.add_argument_group(
         "delta data", "with --from-model, each episode is the exported model's own rollout; "
         "the expert labels the states the model visited in its worst windows, those where "

@@ -39,6 +39,11 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         help="start from this run's (or checkpoint's) weights with a fresh "
                         "optimizer and schedule: fine-tuning, e.g. on old plus delta data "
                         "(the model size and token layout must match the config's)")
+    parser.add_argument("--init-any-layout", action="store_true",
+                        help="with --init: the run's token layout may differ from the data's "
+                        "(a warm start for a new encoder version, e.g. v3 data for the "
+                        "sequential resolution from a v1 model; new token kinds start "
+                        "untrained)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -103,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         from marlgpt_training.train.trainer import train
 
         metrics = train(config, args.out, resume=args.resume, progress=not args.no_progress,
-                        max_steps=args.max_steps, init=args.init)
+                        max_steps=args.max_steps, init=args.init,
+                        init_any_layout=args.init_any_layout)
     except (DatasetError, FileNotFoundError, ValueError) as exc:
         print(f"marlgpt train: {exc}", file=sys.stderr)
         return 2

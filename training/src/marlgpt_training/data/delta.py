@@ -5,7 +5,8 @@ in a dense crowd, it meets states no expert visited and has nothing to imitate. 
 (after MAPF-GPT-DDG) fixes that one episode at a time:
 
 1. The exported model (the runtime robots use, no torch) drives a fresh generated episode,
-   with the soft rule or the collision shield, exactly as it would be deployed.
+   with the soft rule, the collision shield or the sequential resolution, exactly as it would
+   be deployed.
 2. The episode is cut into windows of ``window`` steps. From each window's first state the
    expert runs the same number of steps with the goals held fixed; both are credited with
    the path length they covered toward those goals (an agent that reaches its goal gets its
@@ -17,7 +18,10 @@ in a dense crowd, it meets states no expert visited and has nothing to imitate. 
    teaches the model what to do where it actually goes wrong.
 
 Each kept window is its own segment of the record (``done`` at its last step), so nothing
-bootstraps across the cut. The rewards are the expert action's (1 where it shortens the path).
+bootstraps across the cut. A model of encoder version 3 gets its labels as the sequential
+resolution asks them: the expert's step replayed in PIBT's serve order, each agent's tokens
+holding the claims made before it (:func:`marlgpt_training.envs.pogema.teacher_forced`).
+The rewards are the expert action's (1 where it shortens the path).
 """
 import time
 from dataclasses import asdict, dataclass, replace
@@ -29,6 +33,7 @@ from marlgpt_planner.actions import DELTAS, moves
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields, neighbour_distances
 from marlgpt_planner.policy import RuntimePolicy, encoder_expectation, sha256_file
+from marlgpt_planner.sequential import AskInTurn
 from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.step_rule import SHIELD, StepRule
 from marlgpt_training.data.records import EpisodeRecord
@@ -42,6 +47,7 @@ from marlgpt_training.envs.pogema import (
     make_encoder,
     make_expert,
     new_goals,
+    teacher_forced,
 )
 from marlgpt_training.envs.pogema import NAME as ENV_NAME
 
@@ -91,8 +97,10 @@ class DeltaGenerator(LifelongMapfGenerator):
         runtime = RuntimePolicy(delta.model)  # refuses a model whose encoder is not this data's
         probe = Encoder.from_layout(np.zeros((1, 1), dtype=bool), runtime.metadata)
         runtime.check(encoder_expectation(probe))
-        if probe.ages != config.ages:  # the data takes the model's layout (goal ages or not)
-            self.config = replace(config, ages=probe.ages)
+        delta.rule.refuse_model(probe.version, delta.model)
+        # The data takes the model's layout (goal ages, claims or not).
+        if (probe.ages, probe.claims) != (config.ages, config.claims):
+            self.config = replace(config, ages=probe.ages, claims=probe.claims)
         self._runtime = None
 
     def settings(self) -> dict:
@@ -129,10 +137,20 @@ def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
         obs = encoder.encode(GridState(positions, goals, history, goal_ages))
         path_left = (neighbour_distances(encoder.fields, positions, goals)
                      if rule.path_weight else None)
-        rankings = rule.choose(runtime.logits(obs.values), obs.action_mask, delta.sample,
-                               runtime.rng, path_left)
-        next_positions = rule.settle(positions, rankings, goal_ages.tolist(),
-                                     obstacles=obstacles)
+        if rule.in_turn:
+            def rank(logits, legal, rows, path_left=path_left):
+                return rule.choose(logits, legal, delta.sample, runtime.rng,
+                                   None if path_left is None else path_left[rows])
+
+            ask = AskInTurn(encoder, obs, positions, runtime.logits, rank)
+            next_positions = rule.settle(positions, None, goal_ages.tolist(),
+                                         obstacles=obstacles, decide=ask,
+                                         radius=encoder.radius)
+        else:
+            rankings = rule.choose(runtime.logits(obs.values), obs.action_mask, delta.sample,
+                                   runtime.rng, path_left)
+            next_positions = rule.settle(positions, rankings, goal_ages.tolist(),
+                                         obstacles=obstacles)
         history = np.roll(history, 1, axis=1)
         history[:, 0] = moves(positions, next_positions)
         positions = next_positions
@@ -197,6 +215,7 @@ def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
     worst = sorted(gaps, key=lambda g: (-(g[1] - g[2]), g[0]))[:delta.keep]
     worst.sort()
     segments = []
+    ties = np.random.default_rng([spec.seed, 2])
     for start, _, _ in worst:
         expert = make_expert(obstacles, spec.seed + start, config)
         expert.resume(trajectory.goals[start], trajectory.ages[start])
@@ -205,6 +224,10 @@ def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
                               trajectory.ages[t])
             obs = encoder.encode(state)
             actions = expert.step(state.positions, state.goals)
+            if encoder.claims:  # the expert's step as the sequential resolution asks it
+                obs = teacher_forced(encoder, obs, state.positions,
+                                     state.positions + DELTAS[actions],
+                                     state.ages + ties.uniform(0.0, 0.5, n))
             before = distances(fields, state.positions, state.goals)
             after = distances(fields, state.positions + DELTAS[actions], state.goals)
             segments.append((state, obs, actions, after < before, t == start + delta.window - 1))

@@ -28,8 +28,9 @@ import numpy as np
 
 from marlgpt_planner import step_rule
 from marlgpt_planner.actions import DELTAS, moves
-from marlgpt_planner.encoder import ENCODER_NAME, Encoder, GridState
+from marlgpt_planner.encoder import ENCODER_NAME, Encoder, GridState, Observation
 from marlgpt_planner.grid import DistanceFields
+from marlgpt_planner.sequential import sequential_step
 from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.data.maps import make_map
@@ -77,6 +78,10 @@ class GeneratorConfig:
     history: int = 3
     neighbours: int = 8
     ages: bool = False
+    #: Encoder v3: each agent's tokens as the sequential resolution asks it, the cells
+    #: claimed by the agents served before it (serve order: the expert's step replayed in
+    #: PIBT's order, ties shuffled); implies ``ages``.
+    claims: bool = False
     expert_candidates: int = pibt.CANDIDATES
     expert_horizon: int = pibt.HORIZON
     expert_noise: float = pibt.NOISE
@@ -110,7 +115,8 @@ class LifelongMapfGenerator:
 
     def token_layout(self) -> dict:
         encoder = Encoder(np.zeros((1, 1), dtype=bool), self.config.radius, self.config.history,
-                          self.config.neighbours, ages=self.config.ages)
+                          self.config.neighbours, ages=self.config.ages,
+                          claims=self.config.claims)
         return dict(encoder.metadata, indices={k: v.tolist() for k, v in encoder.indices.items()})
 
     def episode(self, index: int, tokens: bool = True) -> EpisodeRecord:
@@ -139,7 +145,7 @@ def make_encoder(obstacles: np.ndarray, config: GeneratorConfig, expert: PibtExp
     """The data's encoder on ``obstacles``, its distance fields computed by the expert."""
     fields = DistanceFields(obstacles, pad=config.radius, compute=expert.distances)
     return Encoder(obstacles, config.radius, config.history, config.neighbours, fields=fields,
-                   ages=config.ages)
+                   ages=config.ages, claims=config.claims)
 
 
 def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> EpisodeRecord:
@@ -160,12 +166,16 @@ def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> 
     rec_tokens = np.empty((t, n, encoder.num_tokens), dtype=np.float16) if tokens else None
     history = np.zeros((n, config.history), dtype=np.int64)
     goal_ages = GoalAges()
+    ties = np.random.default_rng([spec.seed, 1])
     reached = 0
     collisions = 0
     for step in range(t):
         ages = np.array(goal_ages.update(range(n), goals))
         obs = encoder.encode(GridState(positions, goals, history, ages))
         actions = expert.step(positions, goals)
+        if encoder.claims:
+            obs = teacher_forced(encoder, obs, positions, positions + DELTAS[actions],
+                                 ages + ties.uniform(0.0, 0.5, n))
         next_positions, _ = resolve(positions, positions + DELTAS[actions], obstacles)
         collisions += int((next_positions != positions + DELTAS[actions]).any(axis=1).sum())
         rec_pos[step], rec_goal[step] = positions, goals
@@ -190,6 +200,32 @@ def rollout(spec: EpisodeSpec, config: GeneratorConfig, tokens: bool = True) -> 
                          action_mask=rec_mask, reward=rec_reward, done=done, tokens=rec_tokens,
                          state={"position": rec_pos, "goal": rec_goal},
                          static=obstacles.astype(np.uint8), info=info)
+
+
+def teacher_forced(encoder: Encoder, obs: Observation, positions: np.ndarray,
+                   next_cells: np.ndarray, priorities: np.ndarray) -> Observation:
+    """``obs`` (a version 3 encoding of the step's start) as the sequential resolution would
+    have asked each agent during the joint step ``next_cells`` (no shared cells, no swaps):
+    served in ``priorities``' order (higher first) with PIBT's inheritance, each agent sees
+    the claims of the agents served before it; its action mask drops the claimed cells, so
+    the step's own action is always allowed."""
+    n = len(positions)
+    taken = moves(positions, next_cells)
+
+    def replay(rows, claimed, known):
+        return [[int(taken[row])] for row in rows]
+
+    _, ledger = sequential_step(positions, priorities, replay, encoder.radius)
+    rank = np.empty(n, dtype=np.int64)
+    rank[ledger.order] = np.arange(n)
+    known = rank[None, :] < rank[:, None]
+    values = obs.values.copy()
+    claims = encoder.claim_values(positions, np.arange(n), next_cells, known)
+    values[:, encoder.claims_start:] = claims
+    mask = obs.action_mask & (claims[:, :len(DELTAS)] == 0)
+    if not mask[np.arange(n), taken].all():
+        raise ValueError("a replayed step's own action is claimed: the step has a conflict")
+    return Observation(values, mask)
 
 
 def new_goals(free: np.ndarray, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -222,7 +258,7 @@ def generator_settings(args: argparse.Namespace) -> dict:
         map_kinds=tuple(args.map_kinds), sizes=tuple(args.sizes),
         densities=tuple(args.densities), agents=tuple(args.agents), steps=args.steps,
         seed=args.seed, expert_candidates=args.expert_candidates,
-        expert_horizon=args.expert_horizon, ages=args.ages).to_json()
+        expert_horizon=args.expert_horizon, ages=args.ages, claims=args.claims).to_json()
 
 
 def check_generate(args: argparse.Namespace) -> List[str]:

@@ -21,7 +21,8 @@ def record(count: int, layout: Mapping, seed: int = 0) -> Tuple[np.ndarray, np.n
     config = GeneratorConfig(map_kinds=("mazes", "random"), sizes=(21, 33),
                              densities=(0.2, 0.3), agents=(16, 32), steps=64, seed=seed,
                              radius=encoder.radius, history=encoder.history,
-                             neighbours=encoder.neighbours, ages=encoder.ages)
+                             neighbours=encoder.neighbours, ages=encoder.ages,
+                             claims=encoder.claims)
     values, masks, total, episode = [], [], 0, 0
     while total < count:
         record = rollout(config.spec(episode), config, tokens=True)

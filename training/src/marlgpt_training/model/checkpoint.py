@@ -82,12 +82,16 @@ def load_weights(model: MarlGpt, path: Path, device: str = "cpu") -> None:
             from None
 
 
-def init_weights(model: MarlGpt, path: "str | Path", config: dict) -> Path:
+def init_weights(model: MarlGpt, path: "str | Path", config: dict,
+                 any_layout: bool = False) -> Path:
     """Load a checkpoint's weights into ``model`` for fine-tuning; refuse one whose model size,
-    token layout or environments differ from ``config`` (the run's full config)."""
+    token layout or environments differ from ``config`` (the run's full config). With
+    ``any_layout`` the token layout may differ: the model reads each token by its kind and
+    place (attr, team, agent, time indices), so the weights of an older layout version are a
+    warm start for a newer one whose new token kinds start untrained."""
     directory = resolve(path)
     other = yaml.safe_load((directory / "config.yaml").read_text())
-    for key in ("model", "encoder", "environments"):
+    for key in ("model", "environments") if any_layout else ("model", "encoder", "environments"):
         if other.get(key) != config.get(key):
             raise ValueError(f"--init {path}: its {key} differs from this run's "
                              f"({other.get(key)} vs {config.get(key)})")

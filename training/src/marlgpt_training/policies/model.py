@@ -5,12 +5,13 @@ from typing import Optional
 import numpy as np
 import torch
 
+from marlgpt_planner.actions import NUM_ACTIONS
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.rankings import ranking_scores
 from marlgpt_training.model import checkpoint
 from marlgpt_training.model.gpt import masked_logits
-from marlgpt_training.policies.base import GridPolicy
+from marlgpt_training.policies.base import TokenPolicy
 
 #: The environment a grid checkpoint acts in: the robots' (``marlgpt_training.envs.pogema``'s
 #: NAME, spelled out: the environments' evaluations run these policies, so the policies
@@ -37,7 +38,7 @@ def choose(logits: torch.Tensor, mask: np.ndarray, sample: bool,
     return logits.argmax(dim=-1).numpy()
 
 
-class ModelPolicy(GridPolicy):
+class ModelPolicy(TokenPolicy):
     name = "model"
 
     def __init__(self, path: str, sample: bool = False) -> None:
@@ -49,6 +50,7 @@ class ModelPolicy(GridPolicy):
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
         self.layout = layout
+        self.label = str(path)
         self.radius = int(layout["radius"])
         self.env_id = int(config["environments"][ENV_NAME]["env_id"])
         self.sample = sample
@@ -60,13 +62,22 @@ class ModelPolicy(GridPolicy):
         self.encoder = Encoder.from_layout(obstacles, self.layout, fields=self.fields)
         self.generator = torch.Generator().manual_seed(seed)
 
+    def layout_version(self) -> int:
+        return int(self.layout["encoder_version"])
+
     @torch.no_grad()
+    def _forward(self, values: np.ndarray) -> torch.Tensor:
+        env = torch.full((len(values),), self.env_id, dtype=torch.long)
+        logits, _ = self.model(torch.from_numpy(values), *self.indices, env, critic=False)
+        return logits
+
+    def logits(self, values: np.ndarray) -> np.ndarray:
+        logits = self._forward(np.ascontiguousarray(values, dtype=np.float32))
+        return logits[:, :NUM_ACTIONS].float().numpy()
+
     def _logits(self, state: GridState):
         obs = self.encoder.encode(state)
-        values = torch.from_numpy(obs.values)
-        env = torch.full((len(values),), self.env_id, dtype=torch.long)
-        logits, _ = self.model(values, *self.indices, env, critic=False)
-        return logits, obs.action_mask
+        return self._forward(obs.values), obs.action_mask
 
     def act(self, state: GridState) -> np.ndarray:
         logits, mask = self._logits(state)

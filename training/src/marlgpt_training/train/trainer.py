@@ -83,12 +83,13 @@ def group_by_environment(dirs: List[str]) -> Dict[str, List[Path]]:
 
 def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
           max_steps: Optional[int] = None, init: Optional[str] = None,
-          deadline: Optional[float] = None) -> dict:
+          deadline: Optional[float] = None, init_any_layout: bool = False) -> dict:
     """Train until ``optim.max_steps`` (or ``max_steps``); returns the last logged metrics,
     with ``step``, the step the run ended at.
 
     ``init``: a run or checkpoint whose weights the model starts from (fine-tuning); its
-    model size and token layout must be this config's. A resumed run ignores it.
+    model size and token layout must be this config's (``init_any_layout``: the layout may
+    differ, a warm start for a new layout version). A resumed run ignores it.
     ``deadline``: a ``time.monotonic()`` time after which the run ends at the step it has
     reached (checkpointed as its last), all processes alike: a time budget holds even when the
     machine turns slower than it was measured.
@@ -126,7 +127,7 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
         if env.main:
             print(f"resuming from {found} (step {step})")
     elif init is not None:
-        start = checkpoint.init_weights(model, init, saved_config)
+        start = checkpoint.init_weights(model, init, saved_config, init_any_layout)
         if target is not None:
             target.load_state_dict(model.state_dict())
         if env.main:

@@ -76,7 +76,9 @@ class PlannerNode(Node):
                              threads=p["model.threads"], sample=p["model.sample"],
                              seed=p["model.seed"])
         self.decider = Decider(self.policy)
-        self.decider.check((self.lattice.rows, self.lattice.cols))  # before joining the fleet
+        # Before joining the fleet: a model that cannot act under the fleet's rule stops here.
+        self.decider.check((self.lattice.rows, self.lattice.cols), self.fleet.rule)
+        self.fleet.radius = int(self.policy.metadata["radius"])
         self.obstacles: Optional[np.ndarray] = None
         self.map_digest = ""  # of self.obstacles: proposals carry it (the search needs one map)
         self._lost_seen: Tuple[str, ...] = ()
@@ -249,6 +251,8 @@ class PlannerNode(Node):
             if self._step_ready_at is None:
                 self._step_ready_at = now
             self._propose()
+        if self.fleet.rule.in_turn:
+            self._take_turn()
         if self.fleet.can_resolve():
             encoder = self.decider.encoder  # this step's grid, lost robots' cells closed
             self._execute(self.fleet.resolve(None if encoder is None else encoder.fields,
@@ -261,13 +265,28 @@ class PlannerNode(Node):
 
     def _propose(self) -> None:
         starts = self.fleet.start()
+        if self.fleet.rule.in_turn:
+            return  # robots propose when their turn comes (_take_turn)
         ours = [d for d in self.drivers.values() if d.robot.id in starts and not d.robot.lost]
+        self._decide(ours, lambda ids: self.decider.rankings(self.fleet, self.obstacles, ids))
+
+    def _take_turn(self) -> None:
+        """Under the sequential resolution: propose for this planner's robots whose turn it is
+        (the replay of the step from every proposal so far names them)."""
+        turn = self.fleet.turn()
+        if turn is None:
+            return
+        ours = [self.drivers[r] for r in turn.robot_ids if r in self.drivers
+                and not self.drivers[r].robot.lost and not self.fleet.proposed(r)]
+        self._decide(ours, lambda ids: self.decider.rankings_in_turn(
+            self.fleet, self.obstacles, turn, ids))
+
+    def _decide(self, ours: List[Driver], rankings_of) -> None:
         if not ours:
             return
         started = time.perf_counter()
         try:
-            rankings = self.decider.rankings(self.fleet, self.obstacles,
-                                             [d.robot.id for d in ours])
+            rankings = rankings_of([d.robot.id for d in ours])
         except Exception as exc:  # noqa: BLE001  (any failure: our robots wait this step)
             self.on_error(exc)
             rankings = [[WAIT]] * len(ours)
@@ -275,7 +294,7 @@ class PlannerNode(Node):
         now = time.monotonic()
         ranks = self.fleet.rule.ranks
         for driver, ranking in zip(ours, rankings):
-            cell, goal = starts[driver.robot.id]
+            cell, goal = self.fleet.positions[driver.robot.id], self.fleet.goals[driver.robot.id]
             self._apply(driver, driver.robot.propose(self.fleet.step, cell, goal, ranking, now,
                                                      ranks))
 
@@ -353,7 +372,7 @@ class PlannerNode(Node):
         if not self.params["stats_file"]:
             return
         data = {"robots": list(self.drivers), "steps": self.fleet.step - 1,
-                "searched_steps": self.fleet.searched_steps,
+                "searched_steps": self.fleet.searched_steps, "turns": self.fleet.turns,
                 "goals_reached": {d.robot.id: d.robot.goals.reached
                                   for d in self.drivers.values()},
                 "lost": list(self.fleet.lost), "errors": self.fault[0] if self.fault else "",
