@@ -68,3 +68,26 @@ def test_a_model_for_another_encoder_is_refused_at_check(tmp_path) -> None:
     Decider(RuntimePolicy(MODEL)).check(MAP.shape)
     with pytest.raises(ModelError, match="num_tokens"):
         Decider(RuntimePolicy(other)).check(MAP.shape)
+
+
+SEQUENTIAL_MODEL = MODEL.with_name("marlgpt-sequential.onnx")
+
+
+def test_rankings_in_turn_read_the_claims_the_turn_names() -> None:
+    policy = RuntimePolicy(SEQUENTIAL_MODEL)
+    decider = Decider(policy)
+    fleet = started_fleet([(4, 4), (0, 7), (2, 0)], "sequential")
+    fleet.radius = int(policy.metadata["radius"])
+    fleet.age = {"r0": 0, "r1": 5, "r2": 1}  # r1 is served first
+    turn = fleet.turn()
+    assert turn.robot_ids[0] == "r1"
+    got = decider.rankings_in_turn(fleet, MAP, turn, turn.robot_ids)
+    # The same rankings as asking the encoder and the model directly in that context.
+    encoder = Encoder.from_layout(MAP, policy.metadata)
+    state = GridState(*fleet.grid_state())
+    observation = encoder.encode(state)
+    claims = encoder.claim_values(state.positions, turn.rows, turn.next_cells, turn.known)
+    values = observation.values[turn.rows]
+    values[:, encoder.claims_start:] = claims
+    legal = observation.action_mask[turn.rows] & (claims[:, :5] == 0)
+    assert got == policy.rank(values, legal)

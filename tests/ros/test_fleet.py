@@ -21,6 +21,8 @@ from tests.conftest import REPO
 PACKAGE = REPO / "ros2_ws" / "src" / "marlgpt_planner"
 MAZE = PACKAGE / "config" / "maps" / "maze_17x17.txt"
 MODEL = PACKAGE / "models" / "marlgpt.onnx"
+#: The model that reads the claims (encoder v3): the sequential resolution needs one.
+SEQUENTIAL_MODEL = PACKAGE / "models" / "marlgpt-sequential.onnx"
 #: Sampled actions keep the robots moving (the bundled model, greedy, mostly waits).
 MOVING = {"model.sample": True}
 GREEDY = {"model.sample": False}  # deterministic: comparable step by step with marlgpt eval
@@ -141,6 +143,51 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
         run_episode(instance, DeployedPolicy(str(MODEL)), StepRule("shield", path_weight),
                     trace=plain)
         assert sum(a.tolist() != b.tolist() for a, b in zip(plain, trace)) >= steps // 2
+
+
+def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, ros_env,
+                                                                    monkeypatch) -> None:
+    """Each planner asks its own model for its own robot when its turn comes; the fleet's
+    steps are those of the sequential resolution asking one model for everybody."""
+    from marlgpt_planner.fleet_config import read_map
+    from marlgpt_planner.grid import render_grid
+    from marlgpt_training.benchmark.episode import run_episode
+    from marlgpt_training.benchmark.mapset import Instance
+    from marlgpt_training.policies.deployed import DeployedPolicy
+
+    steps = 30
+    sequential = dict(GREEDY, **{"fleet_protocol.resolution": "sequential"})
+    watched = {}
+
+    def keep_steps(run, watcher):
+        watched.update(watcher.steps)
+
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps + 2, robots=4,
+                             planner=sequential, during=keep_steps,
+                             description={"model": str(SEQUENTIAL_MODEL)})
+    assert summary["collisions"]["total"] == 0
+    pogema = summary["pogema"]
+    assert pogema["checked_steps"] >= steps and pogema["mismatches"] == 0
+    instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
+    trace = []
+    offline = run_episode(instance, DeployedPolicy(str(SEQUENTIAL_MODEL)),
+                          StepRule("sequential"), trace=trace)
+    for step in range(1, steps + 1):
+        fleet_cells = [[c.row, c.col] for c in watched[step].to_cells]
+        assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
+    assert sum(pogema["goals_per_step"][:steps]) == offline.goals > 0
+    stats = json.loads((tmp_path / "run" / "robot1.stats.json").read_text())
+    # Turns happened: at least one step needed more than one round of proposals.
+    assert len(stats["turns"]) >= steps and max(stats["turns"]) > 1
+
+
+def test_a_model_without_claims_is_refused_under_the_sequential_resolution(tmp_path) -> None:
+    from marlgpt_planner.decisions import Decider
+    from marlgpt_planner.policy import ModelError, RuntimePolicy
+
+    with pytest.raises(ModelError, match="reads encoder v1, without the claim tokens"):
+        Decider(RuntimePolicy(MODEL)).check((17, 17), StepRule("sequential"))
+    Decider(RuntimePolicy(SEQUENTIAL_MODEL)).check((17, 17), StepRule("sequential"))
 
 
 @pytest.mark.parametrize("description", [

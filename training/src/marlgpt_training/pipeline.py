@@ -49,6 +49,15 @@ class PipelineOptions:
     tail_fraction: float = 0.2  # of the budget, for export, agreement and evaluation
     seed: int = 0
     progress: bool = False
+    #: How the evaluation settles steps; ``sequential`` also makes the data encoder v3
+    #: (the claims each robot sees when its turn comes) and lets --init be an older layout.
+    resolution: str = "shield"
+
+    @property
+    def claims(self) -> bool:
+        from marlgpt_planner.step_rule import StepRule
+
+        return StepRule(self.resolution).in_turn
 
 
 @dataclass
@@ -99,16 +108,17 @@ def training_config(options: PipelineOptions, data: Path):
     return config
 
 
-def _generator(seed: int):
+def _generator(seed: int, claims: bool = False):
     from marlgpt_training.envs.pogema import GeneratorConfig, LifelongMapfGenerator
 
-    return LifelongMapfGenerator(GeneratorConfig(seed=seed))
+    return LifelongMapfGenerator(GeneratorConfig(seed=seed, claims=claims))
 
 
-def _generate(directory: Path, episodes: int, seed: int, workers: int, progress: bool) -> dict:
+def _generate(directory: Path, episodes: int, seed: int, workers: int, progress: bool,
+              claims: bool = False) -> dict:
     from marlgpt_training.data.generate import generate
 
-    return generate(directory, episodes, _generator(seed), workers=workers,
+    return generate(directory, episodes, _generator(seed, claims), workers=workers,
                     episodes_per_shard=EPISODES_PER_SHARD, progress=progress)
 
 
@@ -141,14 +151,16 @@ def run(options: PipelineOptions) -> dict:
     # 1. Probe: data first (every worker two shards), then the run's first steps.
     with clock.stage("generate"):
         probe_episodes = 2 * workers * EPISODES_PER_SHARD
-        gen = _generate(data, probe_episodes, options.seed, workers, options.progress)
+        gen = _generate(data, probe_episodes, options.seed, workers, options.progress,
+                        options.claims)
     gen_rate = gen["agent_steps"] / max(gen["seconds"], 1e-9)  # all workers together
     rows_per_episode = gen["rows"] / max(gen["episodes"], 1)
     config = training_config(options, data)
     config.run.log_every = max(1, options.probe_steps // 2)
     with clock.stage("train"):
         probe = train(config, run_dir, progress=options.progress,
-                      max_steps=options.probe_steps, init=options.init)
+                      max_steps=options.probe_steps, init=options.init,
+                      init_any_layout=options.claims)
     train_rate = float(probe["samples_per_s"])  # the second half of the probe: warm
     samples_per_step = config.optim.batch_size * config.optim.grad_accum
     say(f"probe: generation {gen_rate:,.0f} agent-steps/s, training {train_rate:,.0f} "
@@ -177,9 +189,10 @@ def run(options: PipelineOptions) -> dict:
     # 3. The run.
     with clock.stage("generate"):
         if episodes > probe_episodes:
-            gen = _generate(data, episodes, options.seed, workers, options.progress)
+            gen = _generate(data, episodes, options.seed, workers, options.progress,
+                            options.claims)
         held = _generate(heldout, workers * EPISODES_PER_SHARD, options.seed + 10_000, workers,
-                         False)
+                         False, options.claims)
     with clock.stage("train"):
         started = time.perf_counter()
         # The plan's step count, or less if the machine turns slower than the probe measured:
@@ -230,11 +243,11 @@ def _evaluate(onnx_path: Path, options: PipelineOptions, clock: Clock, workers: 
               say) -> Dict[str, dict]:
     """Whole rounds (one instance per set and agent count) while the last round's time fits;
     the first round always runs."""
-    from marlgpt_planner.step_rule import SHIELD, StepRule
+    from marlgpt_planner.step_rule import StepRule
     from marlgpt_training.benchmark.evaluate import EvalReport, run_instances
     from marlgpt_training.benchmark.mapset import MapSet
 
-    rule = StepRule(SHIELD)
+    rule = StepRule(options.resolution)
 
     sets = [MapSet.load(path) for path in options.map_sets]
     episodes: Dict[str, list] = {s.name: [] for s in sets}

@@ -123,7 +123,7 @@ class LockStep:
         self.radius = 5
         #: Turns (rounds of proposals) per resolved step, under the sequential resolution.
         self.turns: List[int] = []
-        self._turn: Optional[Tuple[int, int, Optional[Turn]]] = None
+        self._turn: Optional[Tuple[tuple, Optional[Turn]]] = None  # (key, the turn)
         self.ages = GoalAges()
         self.age: Dict[str, int] = {}
         self.order = list(robot_ids)
@@ -211,9 +211,9 @@ class LockStep:
         if not self.rule.in_turn or self._started != self.step:
             return None
         have = sum((r, self.step, "proposal") in self._reports for r in self.live)
-        key = (self.step, have)
-        if self._turn is not None and self._turn[:2] == key:
-            return self._turn[2]
+        key = (self.step, have, tuple(self.live))
+        if self._turn is not None and self._turn[0] == key:
+            return self._turn[1]
         ids = list(self.live)
         n = len(ids)
         positions, ages, blockers = self._step_cells(ids)
@@ -232,7 +232,7 @@ class LockStep:
             pending = None
         except _Pending as stop:
             pending = stop.turn
-        self._turn = (self.step, have, pending)
+        self._turn = (key, pending)
         return pending
 
     def _step_cells(self, ids: Sequence[str]) -> Tuple[np.ndarray, List[float], List[Cell]]:

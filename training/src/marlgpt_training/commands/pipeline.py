@@ -2,6 +2,7 @@
 import argparse
 from pathlib import Path
 
+from marlgpt_planner import step_rule
 from marlgpt_training.commands.eval import _int_list as _agents  # the --agents parser of eval
 
 
@@ -48,6 +49,11 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "optim.batch_size=2048 (repeatable)")
     parser.add_argument("--probe-steps", type=int, default=20, metavar="N",
                         help="training steps of the speed probe (default: %(default)s)")
+    parser.add_argument("--resolution", choices=step_rule.names(), default=step_rule.SHIELD,
+                        help="how the evaluation settles steps; sequential trains a model for "
+                        "the sequential resolution: its data records the claims each robot "
+                        "sees in turn (encoder v3), and --init may be a model of an older "
+                        "layout (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="data and training seed")
     parser.add_argument("--progress", action="store_true", help="progress bars per stage")
     parser.set_defaults(run=run)
@@ -63,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         size=args.size, budget_s=args.budget_s, out=args.out, workers=args.workers,
         init=args.init, eval_instances=args.eval_instances, eval_agents=args.eval_agents,
         map_sets=args.map_set or default_map_sets(), overrides=args.set,
-        probe_steps=max(2, args.probe_steps), seed=args.seed, progress=args.progress)
+        probe_steps=max(2, args.probe_steps), seed=args.seed, progress=args.progress,
+        resolution=args.resolution)
     try:
         return main_cli(options)
     except (DatasetError, FileNotFoundError, ValueError) as exc:

@@ -272,14 +272,18 @@ class PlannerNode(Node):
 
     def _take_turn(self) -> None:
         """Under the sequential resolution: propose for this planner's robots whose turn it is
-        (the replay of the step from every proposal so far names them)."""
-        turn = self.fleet.turn()
-        if turn is None:
-            return
-        ours = [self.drivers[r] for r in turn.robot_ids if r in self.drivers
-                and not self.drivers[r].robot.lost and not self.fleet.proposed(r)]
-        self._decide(ours, lambda ids: self.decider.rankings_in_turn(
-            self.fleet, self.obstacles, turn, ids))
+        (the replay of the step from every proposal so far names them), again while the next
+        turn names more of them (a robot pushed by one of ours)."""
+        for _ in range(len(self.drivers)):
+            turn = self.fleet.turn()
+            if turn is None:
+                return
+            ours = [self.drivers[r] for r in turn.robot_ids if r in self.drivers
+                    and not self.drivers[r].robot.lost and not self.fleet.proposed(r)]
+            if not ours:
+                return
+            self._decide(ours, lambda ids, turn=turn: self.decider.rankings_in_turn(
+                self.fleet, self.obstacles, turn, ids))
 
     def _decide(self, ours: List[Driver], rankings_of) -> None:
         if not ours:
