@@ -145,8 +145,9 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
         assert sum(a.tolist() != b.tolist() for a, b in zip(plain, trace)) >= steps // 2
 
 
+@pytest.mark.parametrize("search", [1, 16], ids=["sequential", "sequential-search-16"])
 def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, ros_env,
-                                                                    monkeypatch) -> None:
+                                                                    monkeypatch, search) -> None:
     """Each planner asks its own model for its own robot when its turn comes; the fleet's
     steps are those of the sequential resolution asking one model for everybody."""
     from marlgpt_planner.fleet_config import read_map
@@ -156,7 +157,8 @@ def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, r
     from marlgpt_training.policies.deployed import DeployedPolicy
 
     steps = 30
-    sequential = dict(GREEDY, **{"fleet_protocol.resolution": "sequential"})
+    sequential = dict(GREEDY, **{"fleet_protocol.resolution": "sequential",
+                                 "fleet_protocol.search": search})
     watched = {}
 
     def keep_steps(run, watcher):
@@ -171,7 +173,7 @@ def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, r
     instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
     trace = []
     offline = run_episode(instance, DeployedPolicy(str(SEQUENTIAL_MODEL)),
-                          StepRule("sequential"), trace=trace)
+                          StepRule("sequential", search=search), trace=trace)
     for step in range(1, steps + 1):
         fleet_cells = [[c.row, c.col] for c in watched[step].to_cells]
         assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
@@ -179,6 +181,21 @@ def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, r
     stats = json.loads((tmp_path / "run" / "robot1.stats.json").read_text())
     # Turns happened: at least one step needed more than one round of proposals.
     assert len(stats["turns"]) >= steps and max(stats["turns"]) > 1
+
+
+def test_the_runner_picks_the_shipped_sequential_model_for_a_sequential_fleet(capsys) -> None:
+    import argparse
+
+    from marlgpt_sim.fleet_runner import _model_for_resolution
+
+    args = argparse.Namespace(fleet=PACKAGE / "config" / "fleet_maze.yaml", robots=None,
+                              goals=None, pose_mode=None)
+    fleet = FleetDescription.load(args.fleet)
+    assert fleet.model.name == MODEL.name
+    sequential = {"fleet_protocol.resolution": "sequential"}
+    assert _model_for_resolution(fleet, sequential, args).model.name == SEQUENTIAL_MODEL.name
+    assert "reads encoder v1" in capsys.readouterr().out
+    assert _model_for_resolution(fleet, {}, args) is fleet  # the shield: the model as named
 
 
 def test_a_model_without_claims_is_refused_under_the_sequential_resolution(tmp_path) -> None:

@@ -153,8 +153,9 @@ class AskInTurn:
     """A model, asked in turn: :data:`Decide` over a version 3 encoder.
 
     The step's tokens are encoded once (nobody has decided yet); each call writes the claim
-    tokens of its rows, drops the claimed cells from their action masks and calls the model
-    once for all of them.
+    tokens of its rows and calls the model once for all of them. Each ranking holds the
+    allowed moves the claims leave free, best first, then the claimed ones (which the serving
+    skips, but a search over other serve orders may use).
 
     Args:
         encoder: the step's encoder (``claims=True``).
@@ -180,7 +181,13 @@ class AskInTurn:
         claims = self.encoder.claim_values(self.positions, np.array(rows), next_cells, known)
         values = self.observation.values[rows]
         values[:, self.encoder.claims_start:] = claims
-        legal = self.observation.action_mask[rows] & (claims[:, :NUM_ACTIONS] == 0)
+        free = self.observation.action_mask[rows]
+        legal = free & (claims[:, :NUM_ACTIONS] == 0)
         self.calls += 1
         self.rows += len(rows)
-        return self._rank(self._logits(values), legal, rows)
+        logits = self._logits(values)
+        # The claimed moves last: the serving skips them, and the search over other serve
+        # orders (where they may be free) still has every move the map allows.
+        first = self._rank(logits, legal, rows)
+        every = self._rank(logits, free, rows) if (legal != free).any() else first
+        return [head + [a for a in full if a not in head] for head, full in zip(first, every)]

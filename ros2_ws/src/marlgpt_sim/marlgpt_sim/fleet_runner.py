@@ -193,6 +193,34 @@ class StepWatcher:
             self.rclpy.shutdown()
 
 
+#: The shipped model that reads the claims, beside the default one (models/).
+SEQUENTIAL_MODEL = "marlgpt-sequential.onnx"
+
+
+def _model_for_resolution(fleet: FleetDescription, planner: dict,
+                          args: argparse.Namespace) -> FleetDescription:
+    """Under the sequential resolution a model must read the claims (encoder v3): if the
+    description's model does not and the shipped sequential model lies beside it, run that
+    one (said on the console); else the planners refuse the model with the reason."""
+    key = "fleet_protocol.resolution"
+    if planner.get(key, fleet.planner_parameters.get(key)) != "sequential":
+        return fleet
+    from marlgpt_planner.model_file import ModelError, onnx_metadata
+
+    candidate = fleet.model.with_name(SEQUENTIAL_MODEL)
+    try:
+        version = int(onnx_metadata(fleet.model).get("encoder_version", 0))
+    except (ModelError, ValueError):
+        return fleet
+    if version >= 3 or not candidate.is_file() or candidate == fleet.model:
+        return fleet
+    print(f"fleet_runner: {fleet.model.name} reads encoder v{version}, without the claims the "
+          f"sequential resolution needs: running {candidate.name} (--model to choose)",
+          flush=True)
+    return FleetDescription.load(args.fleet, robots=args.robots, model=str(candidate),
+                                 goals=args.goals, pose=args.pose_mode)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         fleet = FleetDescription.load(args.fleet, robots=args.robots, model=args.model,
@@ -207,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
         planner[key] = yaml.safe_load(value)
     if args.sample is not None:
         planner["model.sample"] = args.sample
+    if args.model is None:
+        fleet = _model_for_resolution(fleet, planner, args)
     try:
         runner = FleetRun(fleet, out, sim=args.sim, planner=planner, sim_params=sim_params)
     except FleetError as exc:
