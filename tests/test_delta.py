@@ -95,3 +95,35 @@ def test_init_starts_from_a_runs_weights_and_refuses_another_size(tmp_path: Path
     assert not all(torch.equal(a[k], c[k]) for k in a)
     assert main([*base, "--out", str(tmp_path / "d"), "--init", str(tmp_path / "a"),
                  "--set", "model.width=64"]) == 2
+
+
+def test_sequential_delta_data_is_labelled_in_turn_and_needs_a_model_with_claims() -> None:
+    from dataclasses import replace
+
+    from marlgpt_planner.sequential import check_step
+    from marlgpt_training.data.delta import DeltaGenerator
+
+    sequential = MODEL.with_name("marlgpt-sequential.onnx")
+    with pytest.raises(ValueError, match="without the claim tokens"):
+        DeltaGenerator(CONFIG, DeltaConfig(str(MODEL), resolution="sequential"))
+    generator = DeltaGenerator(CONFIG, DeltaConfig(str(sequential), resolution="sequential",
+                                                   window=8, keep=1))
+    assert generator.config.claims and generator.token_layout()["encoder_version"] == 3
+    record = generator.episode(1)
+    steps, n = record.action.shape
+    # The expert's action is always allowed by the row's mask (claims before it dropped), and
+    # some rows saw another robot's claim.
+    assert record.action_mask[np.arange(steps)[:, None], np.arange(n), record.action].all()
+    start = record.tokens.shape[2] - (7 + 3 * CONFIG.neighbours)
+    assert (record.tokens[:, :, start + 7::3] == 1).any()
+    # The model's own rollout under the sequential resolution never collides.
+    spec = CONFIG.spec(1)
+    obstacles, free, positions, goals, rng = episode_start(spec)
+    from marlgpt_training.envs.pogema import make_encoder
+
+    config = replace(CONFIG, claims=True)
+    encoder = make_encoder(obstacles, config, make_expert(obstacles, spec.seed, config))
+    trajectory = model_rollout(spec, config, generator.delta, RuntimePolicy(sequential),
+                               obstacles, free, positions, goals, rng, encoder)
+    for before, after in zip(trajectory.positions, trajectory.positions[1:]):
+        check_step(before, after)
