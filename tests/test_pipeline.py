@@ -72,3 +72,14 @@ def test_the_split_makes_as_much_data_as_training_reads() -> None:
     assert seconds * 1000.0 == pytest.approx((100.0 - seconds) * 250.0)
     assert split_time(100.0, 1000.0, 250.0, passes=2.0) < seconds
     assert split_time(0.0, 1.0, 1.0) == 0.0 and split_time(10.0, 0.0, 1.0) == 0.0
+
+
+def test_a_sequential_pipeline_makes_claims_data_and_evaluates_in_turn(tmp_path) -> None:
+    from marlgpt_training.pipeline import PipelineOptions, _generator
+
+    options = PipelineOptions(size="tiny", budget_s=60, out=tmp_path, resolution="sequential")
+    assert options.claims and not PipelineOptions("tiny", 60, tmp_path).claims
+    layout = _generator(0, options.claims).token_layout()
+    assert layout["encoder_version"] == 3
+    with pytest.raises(ValueError, match="resolution must be one of"):
+        PipelineOptions("tiny", 60, tmp_path, resolution="hard").claims

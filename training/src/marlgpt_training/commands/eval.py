@@ -47,15 +47,16 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         + ". POGEMA referees the settled step. With shield, --policy bfs is "
                         "plain PIBT (default: %(default)s)")
     parser.add_argument("--path-weight", type=float, default=0.0, metavar="W",
-                        help="with --resolution shield: rank each agent's actions by the "
+                        help="with --resolution shield or sequential: rank each agent's "
+                        "actions by the "
                         "policy's log-probability minus W times the path length the action "
                         "leaves, so the model guides PIBT's cost-to-go order (0: the policy "
                         "alone; default: %(default)s)")
     parser.add_argument("--search", type=int, default=1, metavar="N",
-                        help="with --resolution shield: choose each step among N candidate "
-                        "shielded steps (priorities jittered) by a 6-step PIBT rollout, as the "
-                        "expert does (docs/planner.md; 1: the plain shielded step; "
-                        "default: %(default)s)")
+                        help="with --resolution shield or sequential: choose each step among "
+                        "N candidate steps (the plain one first, then shielded steps with "
+                        "priorities jittered) by a 6-step PIBT rollout, as the expert does "
+                        "(docs/planner.md; 1: the plain step; default: %(default)s)")
     parser.add_argument("--env", choices=envs.names(), default=envs.POGEMA,
                         help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
                         "Foraging, --episodes seeded episodes over its task mix, scored by the "
