@@ -82,4 +82,4 @@ def test_a_sequential_pipeline_makes_claims_data_and_evaluates_in_turn(tmp_path)
     layout = _generator(0, options.claims).token_layout()
     assert layout["encoder_version"] == 3
     with pytest.raises(ValueError, match="resolution must be one of"):
-        PipelineOptions("tiny", 60, tmp_path, resolution="hard").claims
+        assert PipelineOptions("tiny", 60, tmp_path, resolution="hard").claims
