@@ -68,12 +68,9 @@ def bench(model: str, robots: int, steps: int, map_kind: str, size: int, seed: i
         started = time.perf_counter()
         observation = encoder.encode(state)
         allowed = neighbour_distances(encoder.fields, positions, goals) < UNREACHABLE
-
-        def rank(logits, legal, ask_rows):
-            return rule.choose(logits, legal, False, None)
-
         ask = AskInTurn(encoder, observation._replace(
-            action_mask=observation.action_mask & allowed), positions, policy.logits, rank)
+            action_mask=observation.action_mask & allowed), positions, policy.logits,
+            rule.choose)
         after, ledger = sequential_step(positions, age.tolist(), ask, encoder.radius)
         times["sequential"].append((time.perf_counter() - started) * 1e3)
         calls.append(ledger.calls)

@@ -98,20 +98,18 @@ def test_a_soft_rule_fleet_runs_collision_free_and_scores_what_marlgpt_eval_scor
     assert Path(summary["animation"]).read_text().startswith("<svg")
 
 
-@pytest.mark.parametrize("path_weight, search", [(0.0, 1), (1.0, 1), (0.0, 16)],
-                         ids=["shield", "path-weight-1", "search-16"])
-def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env, monkeypatch,
-                                                                path_weight, search) -> None:
+def fleet_as_eval(tmp_path: Path, ros_env, monkeypatch, steps: int, planner: Dict,
+                  model: Path, rule: StepRule):
+    """A 4-robot greedy fleet on the demo maze with ``model`` and ``planner``'s rule, checked
+    step by step against ``marlgpt eval``'s episode under ``rule`` (0 collisions, 0 POGEMA
+    mismatches, the same cells every step); returns (pogema summary, eval trace, eval
+    result, the instance)."""
     from marlgpt_planner.fleet_config import read_map
     from marlgpt_planner.grid import render_grid
     from marlgpt_training.benchmark.episode import run_episode
     from marlgpt_training.benchmark.mapset import Instance
     from marlgpt_training.policies.deployed import DeployedPolicy
 
-    steps = 40
-    shielded = dict(GREEDY, **{"fleet_protocol.resolution": "shield",
-                               "model.path_weight": path_weight,
-                               "fleet_protocol.search": search})
     watched = {}
 
     def keep_steps(run, watcher):
@@ -119,19 +117,36 @@ def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env
 
     # Two steps more than compared, so the simulator has checked every compared step.
     summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps + 2, robots=4,
-                             planner=shielded, during=keep_steps)
+                             planner=planner, during=keep_steps,
+                             description={"model": str(model)})
     assert summary["collisions"]["total"] == 0
     pogema = summary["pogema"]
     assert pogema["checked_steps"] >= steps and pogema["mismatches"] == 0
     instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
     trace = []
-    offline = run_episode(instance, DeployedPolicy(str(MODEL)),
-                          StepRule("shield", path_weight, search), trace=trace)
+    offline = run_episode(instance, DeployedPolicy(str(model)), rule, trace=trace)
     for step in range(1, steps + 1):
         msg = watched[step]
-        fleet_cells = [[c.row, c.col] for c in msg.to_cells]
         assert list(msg.robot_ids) == ["robot1", "robot2", "robot3", "robot4"]
+        fleet_cells = [[c.row, c.col] for c in msg.to_cells]
         assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
+    return pogema, trace, offline, instance
+
+
+@pytest.mark.parametrize("path_weight, search", [(0.0, 1), (1.0, 1), (0.0, 16)],
+                         ids=["shield", "path-weight-1", "search-16"])
+def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env, monkeypatch,
+                                                                path_weight, search) -> None:
+    from marlgpt_training.benchmark.episode import run_episode
+    from marlgpt_training.policies.deployed import DeployedPolicy
+
+    steps = 40
+    shielded = dict(GREEDY, **{"fleet_protocol.resolution": "shield",
+                               "model.path_weight": path_weight,
+                               "fleet_protocol.search": search})
+    pogema, trace, offline, instance = fleet_as_eval(
+        tmp_path, ros_env, monkeypatch, steps, shielded, MODEL,
+        StepRule("shield", path_weight, search))
     assert sum(pogema["goals_per_step"][:steps]) == offline.goals
     per_robot = [json.loads((tmp_path / "run" / f"robot{i}.stats.json").read_text())
                  ["goals_reached"][f"robot{i}"] for i in range(1, 5)]
@@ -150,33 +165,12 @@ def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, r
                                                                     monkeypatch, search) -> None:
     """Each planner asks its own model for its own robot when its turn comes; the fleet's
     steps are those of the sequential resolution asking one model for everybody."""
-    from marlgpt_planner.fleet_config import read_map
-    from marlgpt_planner.grid import render_grid
-    from marlgpt_training.benchmark.episode import run_episode
-    from marlgpt_training.benchmark.mapset import Instance
-    from marlgpt_training.policies.deployed import DeployedPolicy
-
     steps = 30
     sequential = dict(GREEDY, **{"fleet_protocol.resolution": "sequential",
                                  "fleet_protocol.search": search})
-    watched = {}
-
-    def keep_steps(run, watcher):
-        watched.update(watcher.steps)
-
-    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps + 2, robots=4,
-                             planner=sequential, during=keep_steps,
-                             description={"model": str(SEQUENTIAL_MODEL)})
-    assert summary["collisions"]["total"] == 0
-    pogema = summary["pogema"]
-    assert pogema["checked_steps"] >= steps and pogema["mismatches"] == 0
-    instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
-    trace = []
-    offline = run_episode(instance, DeployedPolicy(str(SEQUENTIAL_MODEL)),
-                          StepRule("sequential", search=search), trace=trace)
-    for step in range(1, steps + 1):
-        fleet_cells = [[c.row, c.col] for c in watched[step].to_cells]
-        assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
+    pogema, trace, offline, _ = fleet_as_eval(
+        tmp_path, ros_env, monkeypatch, steps, sequential, SEQUENTIAL_MODEL,
+        StepRule("sequential", search=search))
     assert sum(pogema["goals_per_step"][:steps]) == offline.goals > 0
     stats = json.loads((tmp_path / "run" / "robot1.stats.json").read_text())
     # Turns happened: at least one step needed more than one round of proposals.

@@ -73,14 +73,10 @@ class Decider:
         """The rankings of ``robot_ids`` (this planner's robots named by ``turn``) under the
         sequential resolution: knowing the claims ``turn`` says each of them sees."""
         encoder, state, observation, path_left = self._observe(fleet, obstacles)
-        rule = fleet.rule
-
-        def rank(logits: np.ndarray, legal: np.ndarray, rows: List[int]) -> List[List[int]]:
-            return rule.choose(logits, legal, self.policy.sample, self.policy.rng,
-                               None if path_left is None else path_left[rows])
-
-        ask = AskInTurn(encoder, observation, state.positions, self.policy.logits, rank)
-        picks = [k for k, robot in enumerate(turn.robot_ids) if robot in set(robot_ids)]
+        ask = AskInTurn(encoder, observation, state.positions, self.policy.logits,
+                        fleet.rule.choose, self.policy.sample, self.policy.rng, path_left)
+        wanted = set(robot_ids)
+        picks = [k for k, robot in enumerate(turn.robot_ids) if robot in wanted]
         got = ask([turn.rows[k] for k in picks], turn.next_cells, turn.known[picks])
         by_robot = dict(zip([turn.robot_ids[k] for k in picks], got))
         return [by_robot[r] for r in robot_ids]

@@ -31,7 +31,7 @@ A robot not heard from for ``lost_after`` seconds while the fleet waits on it is
 dropped from the fleet and its last cell (and the cell it was last sent to) become obstacles,
 entered by nobody, for every later step. Pure Python + numpy, Python >= 3.8.
 """
-from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -244,8 +244,10 @@ class LockStep:
         ages = [float(self.age.get(r, 0)) for r in ids] + [-1.0] * len(blockers)
         return positions, ages, blockers
 
-    def _rankings(self, ids: Sequence[str], rows: Sequence[int]) -> List[List[int]]:
-        """The proposed rankings of ``rows`` (past the live robots: lost cells, which wait)."""
+    def _rankings(self, ids: Sequence[str], rows: Iterable[int]) -> List[List[int]]:
+        """The proposed rankings of ``rows`` (past the live robots: lost cells, which wait).
+        A robot that sent no ranking (e.g. under the soft rule) ranks its intended move, then
+        waiting; an intended cell that is no wait or 4-neighbour move is a wait."""
         out = []
         for row in rows:
             if row >= len(ids):
@@ -256,7 +258,8 @@ class LockStep:
             target = tuple(proposal.intended)
             if abs(target[0] - cell[0]) + abs(target[1] - cell[1]) > 1:
                 target = cell
-            out.append(clean_ranking(proposal.ranking) or [between(cell, target), WAIT])
+            ranking = clean_ranking(proposal.ranking) if self.rule.ranks else []
+            out.append(ranking or [between(cell, target), WAIT])
         return out
 
     def proposed(self, robot: str) -> bool:
@@ -280,36 +283,34 @@ class LockStep:
             raise RuntimeError(f"step {self.step} cannot resolve yet: waiting for "
                                f"{self.waiting_for_proposals()}")
         ids = list(self.live)
+        n = len(ids)
         start = [self.positions[r] for r in ids]
         proposals = [self._reports[robot, self.step, "proposal"] for robot in ids]
-        intended = []
-        for proposal, cell in zip(proposals, start):
-            target = tuple(proposal.intended)
-            # A proposal must be a wait or a 4-neighbour move; anything else waits.
-            if abs(target[0] - cell[0]) + abs(target[1] - cell[1]) > 1:
-                target = cell
-            intended.append(target)
-        # A robot that sent no ranking (e.g. under the soft rule) ranks its intended move.
-        rankings = [(clean_ranking(p.ranking) if self.rule.ranks else [])
-                    or [between(cell, target), WAIT]
-                    for p, cell, target in zip(proposals, start, intended)]
-        ages = [self.age.get(r, 0) for r in ids]
-        # Lost robots' cells act as agents that always wait: nobody enters them.
-        positions, _, blockers = self._step_cells(ids)
-        if self.rule.in_turn:
-            after = self._settle_in_turn(ids, positions, blockers, fields, map_digest,
-                                         proposals)
-        elif self._can_search(fields, map_digest, proposals, blockers):
+        # Lost robots' cells act as agents that always wait (served last): nobody enters them.
+        positions, ages, blockers = self._step_cells(ids)
+        turns: List[int] = []
+
+        def replay(rows, next_cells, known):  # the sequential resolution: proposals in turn
+            turns.append(len(rows))
+            return self._rankings(ids, rows)
+
+        in_turn = self.rule.in_turn
+        rankings = None if in_turn else self._rankings(ids, range(len(positions)))
+        decide = replay if in_turn else None
+        if self._can_search(fields, map_digest, proposals, blockers):
             goals = np.array([self.goals[r] for r in ids], dtype=np.int64).reshape(-1, 2)
             closed = fields.obstacles[goals[:, 0], goals[:, 1]]  # as the encoder does
-            goals[closed] = positions[:len(ids)][closed]
-            live = self.rule.settle(positions[:len(ids)], rankings, ages, goals, fields,
-                                    seed=self.step)
-            after = np.concatenate([live, positions[len(ids):]])
+            goals[closed] = positions[:n][closed]
+            live = self.rule.settle(positions[:n], None if rankings is None else rankings[:n],
+                                    ages[:n], goals, fields, seed=self.step, decide=decide,
+                                    radius=self.radius)
+            after = np.concatenate([live, positions[n:]])
             self.searched_steps += 1
         else:
-            after = self.rule.settle(positions, rankings + [[WAIT]] * len(blockers),
-                                     ages + [-1] * len(blockers), seed=self.step)
+            after = self.rule.settle(positions, rankings, ages, seed=self.step, decide=decide,
+                                     radius=self.radius)
+        if in_turn:
+            self.turns.append(len(turns))
         self.disagreeing = [r for r, p in zip(ids, proposals)
                             if self.rule.settles_unlike(p.step_rule)]
         if self.disagreeing:  # every planner sees the same proposals: all hold alike
@@ -322,33 +323,6 @@ class LockStep:
         self._forget(self.step - 1)
         self.step += 1
         return outcome
-
-    def _settle_in_turn(self, ids: List[str], positions: np.ndarray, blockers: List[Cell],
-                        fields: Optional[DistanceFields], map_digest: str,
-                        proposals: Sequence[Report]) -> np.ndarray:
-        """The sequential step from the proposals made in turn (searched where the fleet
-        agrees on the grid; the lost cells are closed in it, so only live robots take part)."""
-        ages = [float(self.age.get(r, 0)) for r in ids]
-        turns = []
-
-        def replay(rows, next_cells, known):
-            turns.append(len(rows))
-            return self._rankings(ids, rows)
-
-        n = len(ids)
-        if self._can_search(fields, map_digest, proposals, blockers):
-            goals = np.array([self.goals[r] for r in ids], dtype=np.int64).reshape(-1, 2)
-            closed = fields.obstacles[goals[:, 0], goals[:, 1]]  # as the encoder does
-            goals[closed] = positions[:n][closed]
-            live = self.rule.settle(positions[:n], None, ages, goals, fields, seed=self.step,
-                                    decide=replay, radius=self.radius)
-            self.searched_steps += 1
-            after = np.concatenate([live, positions[n:]])
-        else:
-            after = self.rule.settle(positions, None, ages + [-1.0] * len(blockers),
-                                     seed=self.step, decide=replay, radius=self.radius)
-        self.turns.append(len(turns))
-        return after
 
     def _can_search(self, fields: Optional[DistanceFields], map_digest: str,
                     proposals: Sequence[Report], blockers: Sequence[Cell]) -> bool:

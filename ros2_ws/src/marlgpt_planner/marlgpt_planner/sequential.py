@@ -162,18 +162,26 @@ class AskInTurn:
         observation: ``encoder``'s encoding of the step's start.
         positions: (N, 2) the agents' cells.
         logits: the model: token rows (B, T) -> logits (B, 5).
-        rank: (logits, legal mask, rows) -> the rows' rankings (greedy or sampled, path
-            weighted: the step rule's :meth:`~marlgpt_planner.step_rule.StepRule.choose`).
+        choose: the step rule's :meth:`~marlgpt_planner.step_rule.StepRule.choose`
+            (logits, mask, sample, rng, path_left) -> rankings.
+        sample, rng: greedy rankings, or drawn from the policy with ``rng``.
+        path_left: (N, 5) the path length each action leaves, for a rule with a path weight.
     """
 
     def __init__(self, encoder: Encoder, observation: Observation, positions: np.ndarray,
-                 logits: Callable[[np.ndarray], np.ndarray],
-                 rank: Callable[[np.ndarray, np.ndarray, List[int]], List[List[int]]]) -> None:
+                 logits: Callable[[np.ndarray], np.ndarray], choose: Callable[..., List[List[int]]],
+                 sample: bool = False, rng: Optional[np.random.Generator] = None,
+                 path_left: Optional[np.ndarray] = None) -> None:
         if not encoder.claims:
             raise ValueError("asking in turn needs the claim tokens (encoder version 3)")
         self.encoder, self.observation, self.positions = encoder, observation, positions
-        self._logits, self._rank = logits, rank
+        self._logits, self._choose = logits, choose
+        self.sample, self.rng, self.path_left = sample, rng, path_left
         self.calls = self.rows = 0
+
+    def _rank(self, logits: np.ndarray, mask: np.ndarray, rows: List[int]) -> List[List[int]]:
+        path_left = None if self.path_left is None else self.path_left[rows]
+        return self._choose(logits, mask, self.sample, self.rng, path_left)
 
     def __call__(self, rows: Sequence[int], next_cells: np.ndarray,
                  known: np.ndarray) -> List[List[int]]:

@@ -138,11 +138,8 @@ def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
         path_left = (neighbour_distances(encoder.fields, positions, goals)
                      if rule.path_weight else None)
         if rule.in_turn:
-            def rank(logits, legal, rows, path_left=path_left):
-                return rule.choose(logits, legal, delta.sample, runtime.rng,
-                                   None if path_left is None else path_left[rows])
-
-            ask = AskInTurn(encoder, obs, positions, runtime.logits, rank)
+            ask = AskInTurn(encoder, obs, positions, runtime.logits, rule.choose, delta.sample,
+                            runtime.rng, path_left)
             next_positions = rule.settle(positions, None, goal_ages.tolist(),
                                          obstacles=obstacles, decide=ask,
                                          radius=encoder.radius)

@@ -84,9 +84,5 @@ class TokenPolicy(GridPolicy):
         self.check_rule(rule)
         observation = self.encoder.encode(state)
         mask = observation.action_mask & allowed
-
-        def rank(logits: np.ndarray, legal: np.ndarray, rows) -> list:
-            return rule.choose(logits, legal, self.sample, self.rng, path_left[rows])
-
-        return AskInTurn(self.encoder, observation._replace(action_mask=mask),
-                         state.positions, self.logits, rank)
+        return AskInTurn(self.encoder, observation._replace(action_mask=mask), state.positions,
+                         self.logits, rule.choose, self.sample, self.rng, path_left)
