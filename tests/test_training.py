@@ -297,3 +297,25 @@ def test_a_deadline_ends_training_at_the_step_it_reached(tmp_path, data_dir: Pat
     metrics = train(config, run, resume=True, progress=False, max_steps=3)
     assert metrics["step"] == 3
     assert (run / "checkpoints/latest").read_text().strip() == "step-000003"
+
+
+def test_init_from_another_token_layout_only_when_asked(tmp_path: Path) -> None:
+    import yaml
+
+    from marlgpt_training.envs.pogema import GeneratorConfig, LifelongMapfGenerator
+    from marlgpt_training.model import checkpoint
+    from marlgpt_training.model.gpt import SIZES, MarlGpt
+
+    old = checkpoint.save_untrained(tmp_path / "v1", "tiny",
+                                    LifelongMapfGenerator(GeneratorConfig()))
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    config["encoder"] = LifelongMapfGenerator(GeneratorConfig(claims=True)).token_layout()
+    model = MarlGpt(SIZES["tiny"])
+    with pytest.raises(ValueError, match="its encoder differs"):
+        checkpoint.init_weights(model, old, config)
+    checkpoint.init_weights(model, old, config, any_layout=True)
+    weights = checkpoint.load_model(old)[0].state_dict()
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    config["model"] = dict(config["model"], width=32)  # another size is still refused
+    with pytest.raises(ValueError, match="its model differs"):
+        checkpoint.init_weights(model, old, config, any_layout=True)
