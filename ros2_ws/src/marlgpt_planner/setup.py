@@ -28,5 +28,7 @@ setup(
     python_requires=">=3.8",
     entry_points={"console_scripts": [
         "planner = marlgpt_planner.ros.node:main",
+        "wait_for_nav2 = marlgpt_planner.ros.nav2_ready:main",
+        "jetbot_base = marlgpt_planner.ros.jetbot_base:main",
     ]},
 )

@@ -141,3 +141,18 @@ class TransformBuffer:
                     f"{', '.join(known)})")
         return (f"{target} and {source} are in different trees ({source}'s chain: "
                 f"{' -> '.join(reversed(self._to_root(source)))})")
+
+
+def planar_covariance(sigma_xy: float, sigma_yaw: float) -> List[float]:
+    """The 6x6 row-major covariance (x, y, z, roll, pitch, yaw) of a pose on the floor known to
+    within ``sigma_xy`` metres and ``sigma_yaw`` radians (one standard deviation each); what
+    geometry_msgs' PoseWithCovariance and TwistWithCovariance carry. z, roll and pitch are
+    fixed by the floor (0). Both sigmas must be > 0: AMCL spreads its particles by this
+    covariance, and a zero one starts every particle on one pose."""
+    if not (sigma_xy > 0 and sigma_yaw > 0 and math.isfinite(sigma_xy + sigma_yaw)):
+        raise ValueError(f"pose sigmas must be finite and > 0, got xy {sigma_xy!r}, "
+                         f"yaw {sigma_yaw!r}")
+    covariance = [0.0] * 36
+    covariance[0] = covariance[7] = sigma_xy * sigma_xy
+    covariance[35] = sigma_yaw * sigma_yaw
+    return covariance
