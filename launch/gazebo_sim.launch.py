@@ -101,7 +101,10 @@ def simulation(context):
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(os.path.join(HERE, "robot_bringup.launch.py")),
                 launch_arguments={"robot": robot, "fleet": fleet_file, "slam": "False",
+                                  "robot_type": "burger",  # its footprint for Nav2
                                   "description": "none",  # robot_state_publisher above
+                                  # Gazebo's lidar and drive plugins: scan, odom and TF
+                                  "lidar": "external", "odometry": "external",
                                   "map": str(files["map"]), "use_sim_time": "True",
                                   "params_file": params, "backend": "cpu",
                                   "x": str(pose["x"]), "y": str(pose["y"]),

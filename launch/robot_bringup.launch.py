@@ -1,12 +1,18 @@
-"""One robot's stack: Nav2 (with SLAM Toolbox or AMCL) in its namespace, then its planner.
+"""One robot's stack: its drivers, Nav2 (with SLAM Toolbox or AMCL) in its namespace, then
+its planner.
 
     ros2 launch /ws/launch/robot_bringup.launch.py robot:=robot1 slam:=False \
         map:=/ws/maps/maze.yaml fleet:=/ws/fleet.yaml
 
 Follows the Nav2 multi-robot convention: everything in the robot's namespace, /tf and
-/tf_static remapped into it, unprefixed frames. The planner starts only once this robot's Nav2
-is active (wait_for_nav2.py, nav2_simple_commander in its own process). The planner drives only
-this robot; the fleet description lists the whole fleet, so every robot's planner agrees.
+/tf_static remapped into it, unprefixed frames. The drivers: the lidar (rplidar_ros, scans
+stamped "laser", the URDF's lidar link), odometry (odometry:=wheel, the JetBot ROS AI Kit's
+motor board through marlgpt_planner's jetbot_base; odometry:=laser, rf2o_laser_odometry from
+the scans, for JetBots without encoders, whose motors another node drives) and the robot's
+frames (robot_state_publisher). Nav2 gets the footprint of robot_type. The planner starts only
+once this robot's Nav2 is active and AMCL has its initial pose (marlgpt_planner's
+wait_for_nav2, in its own process). The planner drives only this robot; the fleet description
+lists the whole fleet, so every robot's planner agrees.
 """
 import os
 
@@ -14,7 +20,6 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
-    ExecuteProcess,
     GroupAction,
     IncludeLaunchDescription,
     LogInfo,
@@ -28,8 +33,10 @@ from launch_ros.actions import Node, PushRosNamespace
 from nav2_common.launch import ReplaceString, RewrittenYaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET, FleetDescription
+from marlgpt_planner.robot_types import nav2_footprint, robot_type
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+#: The lidar's frame: the URDF's lidar link, and the frame_id its driver is given.
+LASER_FRAME = "laser"
 ARGUMENTS = (
     ("robot", "robot1", "this robot's id and namespace"),
     ("fleet", str(DEFAULT_FLEET), "fleet description (YAML), the same on every robot"),
@@ -40,9 +47,19 @@ ARGUMENTS = (
     ("params_file", "", "Nav2 parameters (default: marlgpt_planner's config/nav2_maze.yaml, "
      "30 cm corridors)"),
     ("planner", "True", "False: Nav2 (and SLAM) only, no planner: for mapping with teleop"),
-    ("description", "jetbot", "robot_state_publisher with marlgpt_planner's urdf/NAME.urdf "
+    ("robot_type", "jetbot", "jetbot or burger: the footprint Nav2 plans with "
+     "(marlgpt_planner/robot_types.py), or custom: params_file's own"),
+    ("description", "", "robot_state_publisher with marlgpt_planner's urdf/NAME.urdf "
      "(base_footprint -> base_link -> laser), or none when something else publishes it "
-     "(Gazebo)"),
+     "(Gazebo); default: the robot type's"),
+    ("odometry", "wheel", "wheel: jetbot_base on motor_port (JetBot ROS AI Kit, encoders); "
+     "laser: rf2o_laser_odometry from the scans (a JetBot without encoders); external: "
+     "something else publishes odom and odom -> base_footprint (Gazebo)"),
+    ("motor_port", "/dev/ttyACM0", "the motor board's serial port (odometry:=wheel)"),
+    ("lidar", "rplidar", "rplidar: start rplidar_ros on lidar_port; external: something else "
+     "publishes scan, stamped laser"),
+    ("lidar_port", "/dev/ttyUSB0", "the lidar's serial port"),
+    ("lidar_baud", "115200", "the lidar's baud rate (RPLIDAR A1 and A2M8: 115200; A3, S1: 256000)"),
     ("use_sim_time", "False", "use the /clock of a simulator"),
     ("x", "", "initial pose x for AMCL (m, map frame; default: the robot's start cell)"),
     ("y", "", "initial pose y"),
@@ -61,9 +78,55 @@ def plain_urdf(path: str) -> str:
     return text
 
 
+def drivers(robot: str, value: dict, use_sim_time: bool) -> list:
+    """The lidar and odometry nodes the launch arguments ask for."""
+    tf = [("/tf", "tf"), ("/tf_static", "tf_static")]
+    nodes = []
+    if value["lidar"] == "rplidar":
+        nodes.append(Node(package="rplidar_ros", executable="rplidar_node", name="rplidar_node",
+                          namespace=robot, output="screen",
+                          parameters=[{"serial_port": value["lidar_port"],
+                                       "serial_baudrate": int(value["lidar_baud"]),
+                                       "frame_id": LASER_FRAME, "angle_compensate": True,
+                                       "use_sim_time": use_sim_time}]))
+    if value["odometry"] == "wheel":
+        nodes.append(Node(package="marlgpt_planner", executable="jetbot_base",
+                          name="jetbot_base", namespace=robot, output="screen",
+                          parameters=[{"port": value["motor_port"]}], remappings=tf))
+    elif value["odometry"] == "laser":
+        # rf2o's defaults are absolute topics (/scan, /odom_rf2o) and wait for a ground-truth
+        # pose on /base_pose_ground_truth before publishing anything: all set here.
+        nodes.append(Node(package="rf2o_laser_odometry", executable="rf2o_laser_odometry_node",
+                          name="rf2o_laser_odometry", namespace=robot, output="screen",
+                          parameters=[{"laser_scan_topic": "scan", "odom_topic": "odom",
+                                       "publish_tf": True, "base_frame_id": "base_footprint",
+                                       "odom_frame_id": "odom", "init_pose_from_topic": "",
+                                       "freq": 20.0, "use_sim_time": use_sim_time}],
+                          remappings=tf))
+    return nodes
+
+
+def nav2_parameters(value: dict):
+    """The Nav2 parameter file, with the robot type's footprint in both costmaps."""
+    source = value["params_file"] or os.path.join(
+        get_package_share_directory("marlgpt_planner"), "config", "nav2_maze.yaml")
+    if value["robot_type"] == "custom":
+        return source
+    footprint = nav2_footprint(robot_type(value["robot_type"]).footprint)
+    return RewrittenYaml(source_file=source, param_rewrites={"footprint": footprint},
+                         convert_types=True)
+
+
 def robot_stack(context):
     value = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     robot = value["robot"]
+    for name, allowed in (("odometry", ("wheel", "laser", "external")),
+                          ("lidar", ("rplidar", "external"))):
+        if value[name] not in allowed:
+            raise RuntimeError(f"{name}:={value[name]} is not one of {', '.join(allowed)}")
+    description = value["description"] or (
+        "jetbot" if value["robot_type"] == "custom"
+        else robot_type(value["robot_type"]).description or "none")
     fleet = FleetDescription.load(value["fleet"], model=value["model"] or None, goals="generator")
     if robot not in fleet.ids:
         raise RuntimeError(f"robot {robot!r} is not in the fleet {fleet.ids}")
@@ -78,14 +141,11 @@ def robot_stack(context):
     bringup = get_package_share_directory("nav2_bringup")
     nav2_arguments = {"namespace": robot, "use_namespace": "True",
                       "use_sim_time": value["use_sim_time"], "autostart": "True",
-                      "use_composition": "False",
-                      "params_file": value["params_file"] or os.path.join(
-                          get_package_share_directory("marlgpt_planner"), "config",
-                          "nav2_maze.yaml")}
-    stack = []
-    if value["description"] != "none":
+                      "use_composition": "False", "params_file": nav2_parameters(value)}
+    stack = drivers(robot, value, value["use_sim_time"] == "True")
+    if description != "none":
         urdf_path = os.path.join(get_package_share_directory("marlgpt_planner"), "urdf",
-                                 value["description"] + ".urdf")
+                                 description + ".urdf")
         description = plain_urdf(urdf_path)
         stack.append(Node(package="robot_state_publisher", executable="robot_state_publisher",
                           namespace=robot, output="screen",
@@ -121,11 +181,11 @@ def robot_stack(context):
         stack.append(IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(bringup, "launch", "bringup_launch.py")),
             launch_arguments=nav2_arguments.items()))
-    wait = ExecuteProcess(
-        cmd=["python3", os.path.join(HERE, "wait_for_nav2.py"), "--namespace", robot,
-             "--localizer", "slam_toolbox" if slam else "amcl", "--x", x, "--y", y,
-             "--yaw", value["yaw"]],
-        output="screen")
+    # AMCL's initial pose, with a covariance, then Nav2 active: only then the planner.
+    wait = Node(package="marlgpt_planner", executable="wait_for_nav2", output="screen",
+                arguments=["--namespace", robot, "--localizer",
+                           "slam_toolbox" if slam else "amcl", "--x", x, "--y", y,
+                           "--yaw", value["yaw"]])
     if slam:  # one robot mapping: the planner reads its SLAM map (the pose stays TF's)
         parameters.update({"map.source": "topic", "map.topic": "map"})
     planner = Node(package="marlgpt_planner", executable=spec.executable, name=spec.name,
@@ -133,11 +193,11 @@ def robot_stack(context):
                    remappings=[("/tf", "tf"), ("/tf_static", "tf_static")])
     if value["planner"] != "True":  # mapping: Nav2 and SLAM only, the robot driven by hand
         return stack
-    # The planner starts only if wait_for_nav2.py succeeded (Nav2 active in time).
+    # The planner starts only if wait_for_nav2 succeeded (Nav2 active in time).
     start_planner = RegisterEventHandler(OnProcessExit(
         target_action=wait,
         on_exit=lambda event, context: [planner] if event.returncode == 0 else [LogInfo(
-            msg=f"{robot}: Nav2 did not become active (wait_for_nav2.py exit "
+            msg=f"{robot}: Nav2 did not become active (wait_for_nav2 exit "
                 f"{event.returncode}); the planner is not started")]))
     return stack + [start_planner, wait]  # the handler first, then the process it watches
 

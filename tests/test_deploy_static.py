@@ -247,6 +247,18 @@ def test_robot_models_publish_tf_in_their_namespace() -> None:
 NAV2_MAZE = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "config" / "nav2_maze.yaml"
 
 
+def footprint_radii(points) -> tuple:
+    """A footprint polygon's circumscribed and inscribed radii around base_footprint (the
+    largest distance to a corner; the smallest to an edge), as Nav2 computes them."""
+    outer = max(float(np.hypot(x, y)) for x, y in points)
+    inner = np.inf
+    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]):
+        dx, dy = x2 - x1, y2 - y1
+        t = np.clip(-(x1 * dx + y1 * dy) / (dx * dx + dy * dy), 0, 1)
+        inner = min(inner, float(np.hypot(x1 + t * dx, y1 + t * dy)))
+    return outer, inner
+
+
 def nav2_problems(params: dict, corridor: float = 0.30) -> List[str]:
     """What in Nav2 (Humble) parameters does not fit a namespaced robot in ``corridor`` m."""
     problems = []
@@ -271,13 +283,22 @@ def nav2_problems(params: dict, corridor: float = 0.30) -> List[str]:
     for name in ("local_costmap/local_costmap", "global_costmap/global_costmap"):
         costmap = nodes.get(name, {})
         footprint = yaml.safe_load(str(costmap.get("footprint", "[]")))
-        radius = (max(np.hypot(x, y) for x, y in footprint) if footprint
-                  else costmap.get("robot_radius", 0.1))  # Humble's default radius is 0.1
+        padding = costmap.get("footprint_padding", 0.01)  # Humble's default padding
+        if footprint:
+            outer, inner = footprint_radii(footprint)
+        else:  # Humble's default radius is 0.1
+            outer = inner = costmap.get("robot_radius", 0.1)
         resolution = costmap.get("resolution", 0.1)
-        if radius > 0.10:
-            problems.append(f"{name}: robot radius {radius} m")
+        if outer + padding >= corridor / 2:
+            problems.append(f"{name}: robot radius {outer + padding:.3f} m (padded) cannot turn "
+                            f"in a {corridor} m corridor")
         if resolution > 0.05:
             problems.append(f"{name}: resolution {resolution} m")
+        layers = [costmap.get(layer, {}).get("plugin") for layer in costmap.get("plugins", [])]
+        if "nav2_costmap_2d::StaticLayer" not in layers:
+            problems.append(f"{name}: no static layer: walls nearer than the lidar's 0.15 m "
+                            "minimum range vanish")
+        radius = inner
         for layer_name in costmap.get("plugins", []):
             layer = costmap.get(layer_name, {})
             if layer.get("plugin") == "nav2_costmap_2d::InflationLayer":
@@ -336,11 +357,11 @@ def test_the_nav2_params_fit_30_cm_corridors_and_namespaced_scans() -> None:
     for path, value, expected in [
             (local + "voxel_layer.scan.topic", "scan", "costmap's own namespace"),
             (glob_ + "obstacle_layer.scan.topic", "scan", "costmap's own namespace"),
-            (local + "robot_radius", 0.22, "robot radius 0.22"),
             (glob_ + "footprint", "[[0.15, 0.15], [0.15, -0.15], [-0.15, -0.15], [-0.15, 0.15]]",
-             "robot radius"),
+             "robot radius 0.222 m (padded) cannot turn"),
+            (local + "plugins", ["voxel_layer", "inflation_layer"], "no static layer"),
             (glob_ + "inflation_layer.inflation_radius", 0.55, "inflation 0.55"),
-            (glob_ + "inflation_layer.cost_scaling_factor", 3.0, "charges 204"),
+            (glob_ + "inflation_layer.cost_scaling_factor", 3.0, "charges 207"),
             (local + "resolution", 0.1, "resolution 0.1"),
             ("controller_server.ros__parameters.general_goal_checker.xy_goal_tolerance", 0.25,
              "xy tolerance"),
@@ -351,8 +372,94 @@ def test_the_nav2_params_fit_30_cm_corridors_and_namespaced_scans() -> None:
         problems = nav2_problems(broken(path, value))
         assert any(expected in problem for problem in problems), (path, problems)
     both = broken(local + "voxel_layer.scan.topic", "scan")
+    both["local_costmap"]["local_costmap"]["ros__parameters"]["footprint"] = "[]"
     both["local_costmap"]["local_costmap"]["ros__parameters"]["robot_radius"] = 0.22
     problems = nav2_problems(both)
-    assert "local_costmap/local_costmap: robot radius 0.22 m" in problems
+    assert ("local_costmap/local_costmap: robot radius 0.230 m (padded) cannot turn in a 0.3 m "
+            "corridor") in problems
     assert ("local_costmap/local_costmap: voxel_layer.scan reads 'scan', in the costmap's own "
             "namespace") in problems
+
+
+# --- robot types: footprints against the real robots ----------------------------------------
+def urdf_extent(path: Path) -> tuple:
+    """The floor-plane extent (x_min, x_max, y_min, y_max) in base_footprint of a plain URDF's
+    collision boxes, through its fixed joints (no rotations of boxes other than about z by a
+    multiple of pi/2 are expected on a wheeled base)."""
+    root = ET.parse(path).getroot()
+    parent = {j.find("child").get("link"): (j.find("parent").get("link"), j.find("origin"))
+              for j in root.iter("joint")}
+
+    def offset(link: str) -> np.ndarray:
+        total = np.zeros(3)
+        while link in parent:
+            link, origin = parent[link]
+            total += np.array([float(v) for v in origin.get("xyz", "0 0 0").split()])
+        return total
+
+    corners = []
+    for link in root.iter("link"):
+        for collision in link.findall("collision"):
+            box = collision.find("geometry/box")
+            if box is None:
+                continue
+            size = np.array([float(v) for v in box.get("size").split()])
+            origin = collision.find("origin")
+            centre = offset(link.get("name")) + np.array(
+                [float(v) for v in (origin.get("xyz") if origin is not None else "0 0 0").split()])
+            for sx in (-1, 1):
+                for sy in (-1, 1):
+                    corners.append((centre[0] + sx * size[0] / 2, centre[1] + sy * size[1] / 2))
+    xs, ys = zip(*corners)
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+#: TurtleBot3 Burger's extent in base_footprint, from turtlebot3_description's
+#: turtlebot3_burger.urdf (humble): the base box 0.140 x 0.140 centred at x = -0.032, the
+#: wheels (radius 0.033, 0.018 wide) at y = +-0.080. The Gazebo test reads the real file.
+BURGER_EXTENT = (-0.102, 0.038, -0.089, 0.089)
+
+
+def footprint_problems(name: str, footprint, extent: tuple, corridor: float = 0.30,
+                       padding: float = 0.01) -> List[str]:
+    """What is wrong with ``footprint`` for a robot whose body spans ``extent``: it must
+    cover the body (or Nav2 plans for a smaller robot than the one that drives) and, padded,
+    still turn in a corridor."""
+    problems = []
+    xs, ys = zip(*footprint)
+    x_min, x_max, y_min, y_max = extent
+    if min(xs) > x_min + 1e-9 or max(xs) < x_max - 1e-9 or min(ys) > y_min + 1e-9 \
+            or max(ys) < y_max - 1e-9:
+        problems.append(f"{name}: footprint x {min(xs)}..{max(xs)}, y {min(ys)}..{max(ys)} "
+                        f"does not cover the robot's x {x_min}..{x_max}, y {y_min}..{y_max}")
+    outer, _ = footprint_radii(list(footprint))
+    if outer + padding >= corridor / 2:
+        problems.append(f"{name}: padded radius {outer + padding:.3f} m cannot turn in a "
+                        f"{corridor} m corridor")
+    return problems
+
+
+def test_each_robot_types_footprint_covers_the_real_robot() -> None:
+    from marlgpt_planner.robot_types import ROBOT_TYPES, box, nav2_footprint
+
+    urdf = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "urdf" / "jetbot.urdf"
+    extents = {"jetbot": urdf_extent(urdf), "burger": BURGER_EXTENT}
+    assert extents["jetbot"] == pytest.approx((-0.085, 0.085, -0.085, 0.085))
+    assert set(ROBOT_TYPES) == set(extents)
+    for name, robot in ROBOT_TYPES.items():
+        assert footprint_problems(name, robot.footprint, extents[name]) == []
+        if robot.description:
+            assert (urdf.parent / f"{robot.description}.urdf").is_file()
+    # The shipped Nav2 file carries the JetBot's footprint (robot_type:=custom keeps it).
+    shipped = yaml.safe_load(NAV2_MAZE.read_text())
+    for costmap in ("local_costmap", "global_costmap"):
+        assert yaml.safe_load(shipped[costmap][costmap]["ros__parameters"]["footprint"]) == \
+            yaml.safe_load(nav2_footprint(ROBOT_TYPES["jetbot"].footprint))
+    # Broken copies: the old 0.08 m circle's square, a JetBot footprint on the Burger, and one
+    # too large to turn.
+    assert "does not cover" in footprint_problems("x", box(0.08, -0.08, 0.08),
+                                                   extents["jetbot"])[0]
+    assert "does not cover" in footprint_problems("x", ROBOT_TYPES["jetbot"].footprint,
+                                                   BURGER_EXTENT)[0]
+    assert "cannot turn" in footprint_problems("x", box(0.11, -0.11, 0.11),
+                                               extents["jetbot"])[-1]

@@ -23,6 +23,7 @@ PROVIDERS = {
     "visualization_msgs": ("ros", "visualization_msgs"),
     "action_msgs": ("ros", "action_msgs"), "rcl_interfaces": ("ros", "rcl_interfaces"),
     "tf2_msgs": ("ros", "tf2_msgs"), "marlgpt_msgs": ("ros", "marlgpt_msgs"),
+    "lifecycle_msgs": ("ros", "lifecycle_msgs"),
     "nav2_msgs": ("source", "navigation2"), "launch": ("ros", "launch"),
     "launch_ros": ("ros", "launch_ros"),
 }
