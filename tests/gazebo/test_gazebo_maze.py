@@ -69,7 +69,8 @@ def test_three_robots_reach_goals_without_collisions():
             reached[msg.robot_id] = max(reached[msg.robot_id], msg.goals_reached)
 
     node.create_subscription(ModelStates, "/gazebo/model_states", on_models, 10)
-    node.create_subscription(RobotState, "/fleet/state", on_state, 100)
+    for robot in ROBOTS:  # each robot's states on its own topic
+        node.create_subscription(RobotState, f"/fleet/state/{robot}", on_state, 100)
     deadline = time.monotonic() + 900
     try:
         while time.monotonic() < deadline and min(reached.values()) < 1:

@@ -1,9 +1,9 @@
 """A ROS 2 peer process for the interface tests: answers the fleet protocol over real DDS.
 
-It subscribes ``fleet/state`` (marlgpt_msgs/RobotState) and, for each state, publishes on
-``fleet/step`` (marlgpt_msgs/FleetStep) the robot's move from its current to its intended cell;
-it serves ``set_goal`` (marlgpt_msgs/SetGoal), accepting cells inside a ROWS x COLS grid.
-It exits by itself after --lifetime seconds.
+It subscribes each robot's ``fleet/state/ROBOT`` (marlgpt_msgs/RobotState; --robots, default
+robot1) and, for each state, publishes on ``fleet/step`` (marlgpt_msgs/FleetStep) the robot's
+move from its current to its intended cell; it serves ``set_goal`` (marlgpt_msgs/SetGoal),
+accepting cells inside a ROWS x COLS grid. It exits by itself after --lifetime seconds.
 """
 import argparse
 import time
@@ -18,10 +18,11 @@ ROWS, COLS = 10, 12
 
 
 class FleetPeer(Node):
-    def __init__(self) -> None:
+    def __init__(self, robots) -> None:
         super().__init__("fleet_peer")
         self._steps = self.create_publisher(FleetStep, "fleet/step", 10)
-        self.create_subscription(RobotState, "fleet/state", self._on_state, 10)
+        for robot in robots:
+            self.create_subscription(RobotState, f"fleet/state/{robot}", self._on_state, 10)
         self.create_service(SetGoal, "set_goal", self._on_set_goal)
 
     def _on_state(self, state: RobotState) -> None:
@@ -46,9 +47,10 @@ class FleetPeer(Node):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lifetime", type=float, default=60.0)
+    parser.add_argument("--robots", default="robot1", help="comma-separated robot ids")
     args = parser.parse_args()
     rclpy.init()
-    node = FleetPeer()
+    node = FleetPeer(args.robots.split(","))
     deadline = time.monotonic() + args.lifetime
     print("fleet_peer ready", flush=True)
     try:

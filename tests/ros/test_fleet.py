@@ -395,7 +395,7 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
     map_pub = node.create_publisher(OccupancyGrid, "/map", latched)
     pose_pub = node.create_publisher(PoseWithCovarianceStamped, "/robot1/pose", 10)
     states = []
-    node.create_subscription(RobotState, "/fleet/state", states.append, 100)
+    node.create_subscription(RobotState, "/fleet/state/robot1", states.append, 100)
 
     def spin(seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -437,7 +437,7 @@ def test_malformed_maps_and_poses_are_refused_with_a_clear_log(tmp_path, ros_env
 
     try:
         wait_for(lambda: map_pub.get_subscription_count() and pose_pub.get_subscription_count()
-                 and node.count_publishers("/fleet/state"), "discovery of the planner")
+                 and node.count_publishers("/fleet/state/robot1"), "discovery of the planner")
         bad_maps = [grid(0, 0, []), grid(10, 10, [0] * 99), grid(4, 4, [0] * 16, x=math.nan),
                     grid(4, 4, [0] * 16, resolution=0.0)]
         for bad, line in zip(bad_maps, refusal_lines):  # each refusal logged before the next map

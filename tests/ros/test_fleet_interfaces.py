@@ -83,7 +83,7 @@ def cell(row: int, col: int) -> Cell:
 def test_robot_state_round_trip_and_set_goal_service(peer: subprocess.Popen, node: Node) -> None:
     received: List[FleetStep] = []
     node.create_subscription(FleetStep, "fleet/step", received.append, 10)
-    publisher = node.create_publisher(RobotState, "fleet/state", 10)
+    publisher = node.create_publisher(RobotState, "fleet/state/robot1", 10)
     client = node.create_client(SetGoal, "set_goal")
 
     spin_until(node, lambda: client.service_is_ready() or peer.poll() is not None,

@@ -15,8 +15,8 @@ from geometry_msgs.msg import PoseStamped
 
 from marlgpt_msgs.msg import Goal
 from marlgpt_msgs.srv import SetGoal
+from marlgpt_planner.endpoints import GOAL_POSE_TOPIC, GOAL_TOPIC, SET_GOAL_SERVICE, robot_topic
 from marlgpt_planner.robot import Robot
-from marlgpt_planner.ros.pose_input import robot_topic
 from marlgpt_planner.ros.qos import GOAL_QOS
 
 
@@ -28,11 +28,11 @@ class GoalInput:
         self.robot, self.on_goal = robot, on_goal
         self.logger = node.get_logger()
         robot.goals.refused = self.refused
-        node.create_subscription(Goal, robot_topic(robot.id, "marlgpt/goal"), self._on_goal,
+        node.create_subscription(Goal, robot_topic(robot.id, GOAL_TOPIC), self._on_goal,
                                  GOAL_QOS)
-        node.create_subscription(PoseStamped, robot_topic(robot.id, "marlgpt/goal_pose"),
+        node.create_subscription(PoseStamped, robot_topic(robot.id, GOAL_POSE_TOPIC),
                                  self._on_goal_pose, GOAL_QOS)
-        node.create_service(SetGoal, robot_topic(robot.id, "set_goal"), self._on_set_goal)
+        node.create_service(SetGoal, robot_topic(robot.id, SET_GOAL_SERVICE), self._on_set_goal)
 
     def refused(self, cell, why: str) -> None:
         self.logger.warning(f"{self.robot.id}: goal {cell} refused: {why}; keeping goal "

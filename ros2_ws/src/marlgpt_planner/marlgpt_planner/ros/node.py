@@ -28,6 +28,7 @@ from marlgpt_msgs.msg import FleetStep, RobotState
 from marlgpt_planner import lockstep
 from marlgpt_planner.actions import WAIT
 from marlgpt_planner.decisions import Decider
+from marlgpt_planner.endpoints import DIAGNOSTICS_TOPIC, robot_topic, state_topic
 from marlgpt_planner.goals import Goals, goal_problem
 from marlgpt_planner.grid import grid_digest, parse_grid
 from marlgpt_planner.lattice import Lattice, MapError
@@ -37,7 +38,7 @@ from marlgpt_planner.robot import Cancel, Go, Log, Publish, Robot
 from marlgpt_planner.ros import markers, messages
 from marlgpt_planner.ros.goal_input import GoalInput
 from marlgpt_planner.ros.nav_client import NavigationClient
-from marlgpt_planner.ros.pose_input import PoseInput, pose_timeout, robot_topic
+from marlgpt_planner.ros.pose_input import PoseInput, pose_timeout
 from marlgpt_planner.ros.process import run_node
 from marlgpt_planner.ros.qos import FLEET_QOS, LATCHED
 
@@ -47,10 +48,10 @@ FAULT_SHOWN = 30.0
 
 class Driver:
     """The ROS side of one robot: its protocol state, Nav2 client, pose and goal input, last
-    states."""
+    states and their publisher (the robot's own state topic)."""
 
-    def __init__(self, robot: Robot, index: int, nav: NavigationClient) -> None:
-        self.robot, self.index, self.nav = robot, index, nav
+    def __init__(self, robot: Robot, index: int, nav: NavigationClient, state_pub) -> None:
+        self.robot, self.index, self.nav, self.state_pub = robot, index, nav, state_pub
         self.pose_input: Optional[PoseInput] = None
         self.goal_input: Optional[GoalInput] = None
         self.recent: Dict[tuple, RobotState] = {}  # (step, status) -> this and last step's
@@ -88,13 +89,16 @@ class PlannerNode(Node):
         self._warned: Dict[str, float] = {}
         self.fault: Optional[Tuple[str, float]] = None  # the last error and when
 
-        state_topic, step_topic = p["fleet_protocol.state_topic"], p["fleet_protocol.step_topic"]
-        self.state_pub = self.create_publisher(RobotState, state_topic, FLEET_QOS)
+        # Each robot's states on its own topic (<state_topic>/<robot>), so that DDS-Security
+        # lets a planner publish its own robots' states only (docs/security.md).
+        for robot_id in fleet:
+            self.create_subscription(RobotState, state_topic(p, robot_id),
+                                     lambda msg, r=robot_id: self._on_state(msg, r), FLEET_QOS)
+        step_topic = p["fleet_protocol.step_topic"]
         self.step_pub = self.create_publisher(FleetStep, step_topic, FLEET_QOS)
-        self.create_subscription(RobotState, state_topic, self._on_state, FLEET_QOS)
         self.create_subscription(FleetStep, step_topic, self._on_fleet_step, FLEET_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, p["markers_topic"], 10)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
 
         self.drivers: Dict[str, Driver] = {}
         for robot_id in robots:
@@ -121,7 +125,9 @@ class PlannerNode(Node):
         nav = NavigationClient(self, robot_topic(robot_id, p["nav.action"]), p["nav.frame"],
                                p["nav.behavior_tree"], p["nav.retries"],
                                p["nav.server_timeout"], p["nav.tolerance"])
-        driver = self.drivers[robot_id] = Driver(robot, index, nav)
+        driver = self.drivers[robot_id] = Driver(
+            robot, index, nav, self.create_publisher(RobotState, state_topic(p, robot_id),
+                                                     FLEET_QOS))
         driver.pose_input = PoseInput(self, robot_id, p, lambda *pose, d=driver:
                                       self._take_pose(d, *pose))
         driver.goal_input = GoalInput(self, robot, self._advance)  # logs refused goals too
@@ -183,7 +189,12 @@ class PlannerNode(Node):
         if not driver.robot.ready:
             self._advance()
 
-    def _on_state(self, msg: RobotState) -> None:
+    def _on_state(self, msg: RobotState, topic_robot: str) -> None:
+        if msg.robot_id != topic_robot:  # no real robot's: each publishes on its own topic
+            self._warn(f"state-{topic_robot}", f"ignored a state of {msg.robot_id!r} on "
+                       f"{state_topic(self.params, topic_robot)} (only {topic_robot}'s belong "
+                       "there)")
+            return
         now = time.monotonic()
         self.fleet.heard(msg.robot_id, now)
         if msg.robot_id in self.drivers:
@@ -227,7 +238,7 @@ class PlannerNode(Node):
             if now - driver.published_at >= self.params["fleet_protocol.heartbeat"]:
                 driver.published_at = now  # a quiet robot repeats its states, so that a
                 for msg in driver.recent.values():  # missed message is never fatal
-                    self.state_pub.publish(msg)
+                    driver.state_pub.publish(msg)
             if self.params["pose.source"] == "tf" and driver.robot.pose is None:
                 self._warn("tf-" + driver.robot.id, f"{driver.robot.id}: no pose from TF yet: "
                            + driver.pose_input.why_not())
@@ -353,7 +364,7 @@ class PlannerNode(Node):
         driver.published_at = time.monotonic()
         for key in [k for k in driver.recent if k[0] < effect.step - 1]:
             del driver.recent[key]
-        self.state_pub.publish(msg)
+        driver.state_pub.publish(msg)
         self.fleet.receive(messages.report(msg), time.monotonic())
 
     # --- outputs for people ---------------------------------------------------------------------

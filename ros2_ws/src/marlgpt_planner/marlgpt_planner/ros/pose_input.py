@@ -13,19 +13,13 @@ from typing import Any, Callable, Dict
 from geometry_msgs.msg import PoseStamped, PoseWithCovarianceStamped
 from tf2_msgs.msg import TFMessage
 
+from marlgpt_planner.endpoints import pose_topics
 from marlgpt_planner.lattice import quaternion_to_yaw
 from marlgpt_planner.ros.qos import AMCL_POSE_QOS, POSE_QOS, TF_QOS, TF_STATIC_QOS
 from marlgpt_planner.transforms import TransformBuffer
 
-#: The pose topic of each topic source, when pose.topic is empty.
-POSE_TOPICS = {"amcl": "amcl_pose", "slam": "pose", "topic": "pose"}
 #: on_pose(x, y, yaw, taken)
 OnPose = Callable[[float, float, float, float], None]
-
-
-def robot_topic(robot: str, name: str) -> str:
-    """``name`` in the robot's namespace, unless it is absolute."""
-    return name if name.startswith("/") else f"/{robot}/{name}"
 
 
 def pose_timeout(params: Dict[str, Any]) -> float:
@@ -40,19 +34,17 @@ class PoseInput:
     def __init__(self, node, robot: str, params: Dict[str, Any], on_pose: OnPose) -> None:
         self.params, self.on_pose = params, on_pose
         self.tf = TransformBuffer()
-        source = params["pose.source"]
+        source, topics = params["pose.source"], pose_topics(params, robot)
         if source in ("tf", "slam"):
-            node.create_subscription(TFMessage, robot_topic(robot, params["pose.tf_topic"]),
+            node.create_subscription(TFMessage, topics[0],
                                      lambda msg: self._on_tf(msg, False), TF_QOS)
-            node.create_subscription(TFMessage,
-                                     robot_topic(robot, params["pose.tf_static_topic"]),
+            node.create_subscription(TFMessage, topics[1],
                                      lambda msg: self._on_tf(msg, True), TF_STATIC_QOS)
         if source != "tf":
             stamped = source == "topic" and params["pose.type"] == "PoseStamped"
             node.create_subscription(
-                PoseStamped if stamped else PoseWithCovarianceStamped,
-                robot_topic(robot, params["pose.topic"] or POSE_TOPICS[source]), self._on_pose,
-                AMCL_POSE_QOS if source == "amcl" else POSE_QOS)
+                PoseStamped if stamped else PoseWithCovarianceStamped, topics[-1],
+                self._on_pose, AMCL_POSE_QOS if source == "amcl" else POSE_QOS)
 
     def _on_tf(self, msg: TFMessage, static: bool) -> None:
         now = time.monotonic()
