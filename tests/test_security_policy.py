@@ -222,3 +222,70 @@ def test_the_command_line_writes_and_checks_the_shipped_fleets_policy(tmp_path, 
     assert sp.main(["--fleet", str(shipped), "--check", str(out)]) == 1
     assert "denies topic publish /fleet/step" in capsys.readouterr().err
     assert sp.main(["--fleet", str(tmp_path / "missing.yaml")]) == 2
+
+
+SCRIPT = REPO / "scripts" / "fleet_keystore.sh"
+#: Stands in for sros2's command line: records its arguments and makes what generate_artifacts
+#: makes (an enclave directory per enclave of the policy, linking the keystore's public files).
+FAKE_ROS2 = r"""#!/usr/bin/env bash
+echo "$*" >> "$(dirname "$0")/calls"
+[ "$1 $2" = "security --help" ] && exit 0
+ks=$4
+mkdir -p "$ks/public" "$ks/enclaves"
+echo ca > "$ks/public/identity_ca.cert.pem"
+echo "<id>$ROS_DOMAIN_ID</id>" > "$ks/enclaves/governance.xml"
+for e in $(sed -n 's/.*<enclave path="\([^"]*\)">.*/\1/p' "$6"); do
+    mkdir -p "$ks/enclaves$e" && echo key > "$ks/enclaves$e/key.pem"
+    ln -sf "$(realpath --relative-to="$ks/enclaves$e" "$ks/public/identity_ca.cert.pem")" \
+        "$ks/enclaves$e/identity_ca.cert.pem"
+done
+"""
+
+
+def run_script(fleet: Path, keystore: Path, path: str, domain="42"):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PATH=path, PYTHON=sys.executable)
+    env.pop("ROS_DOMAIN_ID", None)
+    if domain:
+        env["ROS_DOMAIN_ID"] = domain
+    return subprocess.run(["bash", str(SCRIPT), str(fleet), str(keystore)], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_keystore_script_runs_sros2_and_packs_one_archive_per_enclave(tmp_path) -> None:
+    import os
+    import tarfile
+
+    fleet, keystore, bin_dir = describe(tmp_path), tmp_path / "keystore", tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ros2").write_text(FAKE_ROS2)
+    (bin_dir / "ros2").chmod(0o755)
+    done = run_script(fleet, keystore, f"{bin_dir}:{os.environ['PATH']}")
+    assert done.returncode == 0, done.stderr
+    policy = keystore / "policy.xml"
+    assert sp.check_policy(policy.read_text(), FleetDescription.load(fleet)) == []
+    calls = (bin_dir / "calls").read_text().splitlines()
+    assert calls[-1] == f"security generate_artifacts -k {keystore} -p {policy}"
+    for name in ROBOTS + ["monitor"]:
+        with tarfile.open(keystore / "bundles" / f"{name}.tar.gz") as bundle:
+            members = {m.name: m for m in bundle.getmembers()}
+        assert set(members) == {f"enclaves/marlgpt/{name}", f"enclaves/marlgpt/{name}/key.pem",
+                                f"enclaves/marlgpt/{name}/identity_ca.cert.pem"}
+        assert members[f"enclaves/marlgpt/{name}/identity_ca.cert.pem"].isfile()  # no link
+    # A keystore made for another domain is not reused.
+    again = run_script(fleet, keystore, f"{bin_dir}:{os.environ['PATH']}", "7")
+    assert again.returncode == 2 and "another ROS_DOMAIN_ID" in again.stderr
+
+
+def test_the_keystore_script_without_sros2_writes_the_policy_and_says_where_to_run(
+        tmp_path) -> None:
+    fleet, keystore = describe(tmp_path), tmp_path / "keystore"
+    done = run_script(fleet, keystore, "/usr/bin:/bin")
+    assert done.returncode == 3, done.stderr
+    assert "marlgpt/sim:0.1.0 scripts/fleet_keystore.sh" in done.stderr
+    assert sp.parse_policy((keystore / "policy.xml").read_text())
+    unset = run_script(fleet, tmp_path / "other", "/usr/bin:/bin", domain="")
+    assert unset.returncode == 2 and "set ROS_DOMAIN_ID" in unset.stderr
