@@ -25,6 +25,7 @@ from launch.actions import (
     LogInfo,
     OpaqueFunction,
     RegisterEventHandler,
+    SetEnvironmentVariable,
 )
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
@@ -34,6 +35,7 @@ from nav2_common.launch import ReplaceString, RewrittenYaml
 
 from marlgpt_planner.fleet_config import DEFAULT_FLEET, FleetDescription
 from marlgpt_planner.robot_types import nav2_footprint, robot_type
+from marlgpt_planner.security_policy import robot_enclave
 
 #: The lidar's frame: the URDF's lidar link, and the frame_id its driver is given.
 LASER_FRAME = "laser"
@@ -106,6 +108,26 @@ def drivers(robot: str, value: dict, use_sim_time: bool) -> list:
     return nodes
 
 
+def security(robot: str) -> list:
+    """With ROS_SECURITY_ENABLE=true (docs/security.md): every node of this launch in the
+    robot's enclave, which must be in the keystore; a clear error before anything starts
+    otherwise (rcl's own is one per node, later)."""
+    if os.environ.get("ROS_SECURITY_ENABLE") != "true":
+        return []
+    keystore = os.environ.get("ROS_SECURITY_KEYSTORE", "")
+    enclave = os.environ.get("ROS_SECURITY_ENCLAVE_OVERRIDE") or robot_enclave(robot)
+    folder = os.path.join(keystore, "enclaves", enclave.strip("/"))
+    if enclave != robot_enclave(robot):
+        raise RuntimeError(f"ROS_SECURITY_ENCLAVE_OVERRIDE={enclave} on {robot}, whose enclave "
+                           f"is {robot_enclave(robot)}")
+    if not keystore or not os.path.isfile(os.path.join(folder, "permissions.p7s")):
+        raise RuntimeError(
+            f"ROS_SECURITY_ENABLE=true, but the enclave {enclave} is not in the keystore "
+            f"ROS_SECURITY_KEYSTORE={keystore!r} (no {folder}/permissions.p7s): make the fleet's "
+            "keystore and unpack this robot's bundle there (docs/security.md)")
+    return [SetEnvironmentVariable("ROS_SECURITY_ENCLAVE_OVERRIDE", enclave)]
+
+
 def nav2_parameters(value: dict):
     """The Nav2 parameter file, with the robot type's footprint in both costmaps."""
     source = value["params_file"] or os.path.join(
@@ -142,7 +164,7 @@ def robot_stack(context):
     nav2_arguments = {"namespace": robot, "use_namespace": "True",
                       "use_sim_time": value["use_sim_time"], "autostart": "True",
                       "use_composition": "False", "params_file": nav2_parameters(value)}
-    stack = drivers(robot, value, value["use_sim_time"] == "True")
+    stack = security(robot) + drivers(robot, value, value["use_sim_time"] == "True")
     if description != "none":
         urdf_path = os.path.join(get_package_share_directory("marlgpt_planner"), "urdf",
                                  description + ".urdf")

@@ -21,7 +21,7 @@ OWN_LAUNCH_DIRS = (REPO / "launch", REPO / "ros2_ws" / "src" / "marlgpt_planner"
 
 
 class Started(NamedTuple):
-    kind: str  # "node", "process" or "include"
+    kind: str  # "node", "process", "include" or "env" (executable: the variable's name)
     package: str  # the node's package; the included file's path
     executable: str
     name: Optional[str]
@@ -243,5 +243,10 @@ def _visit(entities, context: _Context, namespace: str, started: List[Started],
             cmd = entity.kwargs["cmd"]
             started.append(Started("process", "", " ".join(map(str, cmd)), None, namespace,
                                    [], [], list(cmd)))
+        elif isinstance(entity, SetEnvironmentVariable):
+            started.append(Started("env", "", str(entity.args[0] if entity.args else
+                                                  entity.kwargs["name"]), None, namespace, [],
+                                   [], [entity.args[1] if len(entity.args) > 1
+                                        else entity.kwargs["value"]]))
         elif isinstance(entity, (LaunchDescription,)):
             _visit(entity.args[0], context, namespace, started, shares)

@@ -198,3 +198,24 @@ def test_the_shipped_nav2_file_parses_with_the_footprint_the_launch_writes() -> 
     """RewrittenYaml writes the footprint as a string; Nav2 parses it as a list of pairs."""
     text = nav2_footprint(ROBOT_TYPES["burger"].footprint)
     assert yaml.safe_load(text) == [list(p) for p in ROBOT_TYPES["burger"].footprint]
+
+
+def test_with_security_on_every_node_runs_in_the_robots_enclave(shares, tmp_path,
+                                                                monkeypatch) -> None:
+    keystore = tmp_path / "keystore"
+    monkeypatch.setenv("ROS_SECURITY_ENABLE", "true")
+    monkeypatch.setenv("ROS_SECURITY_KEYSTORE", str(keystore))
+    monkeypatch.delenv("ROS_SECURITY_ENCLAVE_OVERRIDE", raising=False)
+    with pytest.raises(RuntimeError, match="enclave /marlgpt/robot1 is not in the keystore"):
+        dry_run(BRINGUP, {"robot": "robot1"}, shares)
+    enclave = keystore / "enclaves" / "marlgpt" / "robot1"
+    enclave.mkdir(parents=True)
+    (enclave / "permissions.p7s").write_text("signed")
+    started = dry_run(BRINGUP, {"robot": "robot1"}, shares)
+    assert [(s.executable, s.arguments) for s in started if s.kind == "env"] == [
+        ("ROS_SECURITY_ENCLAVE_OVERRIDE", ["/marlgpt/robot1"])]
+    monkeypatch.setenv("ROS_SECURITY_ENCLAVE_OVERRIDE", "/marlgpt/robot2")
+    with pytest.raises(RuntimeError, match="whose enclave is /marlgpt/robot1"):
+        dry_run(BRINGUP, {"robot": "robot1"}, shares)
+    monkeypatch.delenv("ROS_SECURITY_ENABLE")
+    assert [s for s in dry_run(BRINGUP, {"robot": "robot1"}, shares) if s.kind == "env"] == []
