@@ -172,3 +172,41 @@ def test_maze_launch_with_no_arguments_needs_no_pogema() -> None:
 
     assert "pogema.seed" not in simulator(defaults["goals"])
     assert "pogema.seed" in simulator("pogema")  # the check can fail
+
+
+#: ROS packages of ros_base, which the JetBot image builds whole (rosinstall_generator).
+ROS_BASE = {"robot_state_publisher"}
+
+
+def launched_packages(launch_file: Path) -> set:
+    """The packages of the nodes a launch file starts (constant package names)."""
+    tree = ast.parse(launch_file.read_text())
+    return {kw.value.value for call in ast.walk(tree) if isinstance(call, ast.Call)
+            and getattr(call.func, "id", "") == "Node" for kw in call.keywords
+            if kw.arg == "package" and isinstance(kw.value, ast.Constant)}
+
+
+def unbuilt_packages(packages: set, dockerfile: str) -> set:
+    """Packages the JetBot image neither builds (named in its Dockerfile) nor has in ros_base."""
+    return {p for p in packages
+            if p not in ROS_BASE and p != "marlgpt_planner" and p not in dockerfile}
+
+
+def test_the_jetbot_image_has_every_package_the_robot_launch_starts() -> None:
+    packages = launched_packages(REPO / "launch" / "robot_bringup.launch.py")
+    assert {"rplidar_ros", "rf2o_laser_odometry", "slam_toolbox", "marlgpt_planner"} <= packages
+    dockerfile = JETBOT.read_text()
+    assert unbuilt_packages(packages, dockerfile) == set()
+    assert unbuilt_packages(packages, dockerfile.replace("rf2o_laser_odometry", "rf2o")) == {
+        "rf2o_laser_odometry"}
+
+
+def test_rosdep_failures_stop_the_jetbot_build() -> None:
+    """rosdep's -r (--ignore-errors) would let a missing system dependency pass, to fail hours
+    later in colcon: every rosdep install in the image runs without it."""
+    def forgiving(dockerfile: str) -> list:
+        return [line for line in re.findall(r"rosdep install[^\n]*(?:\\\n[^\n]*)*", dockerfile)
+                if re.search(r"\s(-r|--ignore-errors|-[a-z]*r[a-z]*)\s", line + " ")]
+    dockerfile = JETBOT.read_text()
+    assert dockerfile.count("&& rosdep install") == 2 and forgiving(dockerfile) == []
+    assert len(forgiving(dockerfile.replace("rosdep install -y", "rosdep install -y -r"))) == 2
