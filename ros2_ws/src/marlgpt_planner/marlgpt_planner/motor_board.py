@@ -10,9 +10,10 @@ value a big-endian signed 16-bit integer.
 
 Host to board:
 
-- ``0x11`` velocity: linear x (mm/s), linear y (mm/s, 0 on a differential robot), angular z
-  (mrad/s); the board holds the last command, so the host repeats it (50 Hz) and sends zeros
-  when it has no fresh command.
+- ``0x11`` velocity: linear x (mm/s), linear y (mm/s), angular z (mrad/s); the board holds the
+  last command, so the host repeats it (50 Hz) and sends zeros when it has no fresh command.
+  (The vendor's node writes linear x into the y slot as well; this driver sends 0 there, the
+  robot being differential.)
 - ``0x12`` PID gains of the wheel loops (kp, ki, kd; the vendor's defaults 350, 120, 0).
 - ``0x13`` odometry corrections, x1000 (linear, angular; 1.0 each by default).
 
