@@ -32,7 +32,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         help="a built-in policy: random (uniform actions), bfs (follow the "
                         "shortest path, wait when blocked), greedy (shortest path with "
                         "sidesteps and random deadlock escapes), pibt and expert (centralized "
-                        "PIBT, without and with search); a trained checkpoint (a run "
+                        "PIBT, without and with search and windowed LNS; settings as "
+                        "expert:window=16,iterations=200,group=16, docs/expert.md); a trained "
+                        "checkpoint (a run "
                         "directory, a checkpoints/step-N directory or its model.safetensors); "
                         "or an exported model file (.onnx, or a TensorRT .engine/.plan), run "
                         "through the robots' runtime; see docs/benchmark.md, docs/export.md")

@@ -72,6 +72,12 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--expert-horizon", type=int, default=defaults.expert_horizon,
                         metavar="N", help="expert search: rollout length in steps "
                         "(default: %(default)s)")
+    parser.add_argument("--expert-window", type=int, default=defaults.expert_window,
+                        metavar="N", help="expert LNS: steps planned jointly (default: "
+                        "%(default)s)")
+    parser.add_argument("--expert-iterations", type=int, default=defaults.expert_iterations,
+                        metavar="N", help="expert LNS: improvement rounds per step (0: no LNS, "
+                        "the search's step; default: %(default)s; docs/expert.md)")
     parser.add_argument("--ages", action="store_true",
                         help="encode the goal ages PIBT ranks agents by (encoder pogema-ctg v2, "
                         "docs/encoder.md); with --from-model the model's layout decides")

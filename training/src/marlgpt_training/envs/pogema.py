@@ -85,6 +85,9 @@ class GeneratorConfig:
     expert_candidates: int = pibt.CANDIDATES
     expert_horizon: int = pibt.HORIZON
     expert_noise: float = pibt.NOISE
+    expert_window: int = pibt.WINDOW
+    expert_iterations: int = pibt.ITERATIONS
+    expert_group: int = pibt.GROUP
 
     def spec(self, episode: int) -> EpisodeSpec:
         """The episode's spec, a pure function of the config and its index."""
@@ -136,9 +139,11 @@ def episode_start(spec: EpisodeSpec) -> tuple:
 
 
 def make_expert(obstacles: np.ndarray, seed: int, config: GeneratorConfig) -> PibtExpert:
-    """The data's expert on ``obstacles`` (PIBT with ``config``'s search), seeded."""
+    """The data's expert on ``obstacles`` (PIBT with ``config``'s search and LNS), seeded."""
     return PibtExpert(obstacles, seed=seed, candidates=config.expert_candidates,
-                      horizon=config.expert_horizon, noise=config.expert_noise)
+                      horizon=config.expert_horizon, noise=config.expert_noise,
+                      window=config.expert_window, iterations=config.expert_iterations,
+                      group=config.expert_group)
 
 
 def make_encoder(obstacles: np.ndarray, config: GeneratorConfig, expert: PibtExpert) -> Encoder:
@@ -258,11 +263,18 @@ def generator_settings(args: argparse.Namespace) -> dict:
         map_kinds=tuple(args.map_kinds), sizes=tuple(args.sizes),
         densities=tuple(args.densities), agents=tuple(args.agents), steps=args.steps,
         seed=args.seed, expert_candidates=args.expert_candidates,
-        expert_horizon=args.expert_horizon, ages=args.ages, claims=args.claims).to_json()
+        expert_horizon=args.expert_horizon, expert_window=args.expert_window,
+        expert_iterations=args.expert_iterations, ages=args.ages, claims=args.claims).to_json()
 
 
 def check_generate(args: argparse.Namespace) -> List[str]:
-    return common.no_scenarios(args)
+    problems = common.no_scenarios(args)
+    for name, least in (("expert_candidates", 1), ("expert_horizon", 1), ("expert_window", 0),
+                        ("expert_iterations", 0)):
+        value = getattr(args, name, least)
+        if value < least:
+            problems.append(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+    return problems
 
 
 def check_eval(args: argparse.Namespace) -> List[str]:

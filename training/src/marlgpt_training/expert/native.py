@@ -65,6 +65,8 @@ def load() -> ctypes.CDLL:
         lib.mg_expert_resume.argtypes = [ptr, i32, ptr, ptr]
         lib.mg_expert_set_search.restype = None
         lib.mg_expert_set_search.argtypes = [ptr, i32, i32, ctypes.c_double]
+        lib.mg_expert_set_lns.restype = None
+        lib.mg_expert_set_lns.argtypes = [ptr, i32, i32, i32]
         lib.mg_expert_distances.restype = None
         lib.mg_expert_distances.argtypes = [ptr, i32, ptr]
         _LIBRARY = lib

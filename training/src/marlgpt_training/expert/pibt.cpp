@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <queue>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +39,10 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
 // Search settings: candidate first steps per step, rollout length in steps.
   int32_t candidates = 1, horizon = 1;
   double priority_noise = 4.0;
+
+  // Windowed LNS (0 iterations: off): plan every agent's next `window` steps jointly, improve
+  // the plan by replanning `group` agents at a time, execute its first step.
+  int32_t window = 0, iterations = 0, group = 8;
 
   // Per-step scratch.
   std::vector<int32_t> occupied_now, occupied_next, next, order, queue;
@@ -175,6 +181,225 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
     return score;
   }
 
+  // --- Windowed LNS --------------------------------------------------------------------------
+  // A window plan: plan[i * (W + 1) + t] is agent i's cell at step t (t = 0: now). An agent that
+  // reaches its goal at step t "leaves" after it (in the episode it gets a new goal): it holds
+  // cells only up to t. Its cost is t then, else W + its distance to the goal at step W; the
+  // plan's cost is the sum. reserved[t * cells + v] is the agent holding cell v at step t.
+  std::vector<int32_t> plan, reserved, ends, saved_plan, group_agents, saved_ends, saved_order;
+  std::vector<double> costs, saved_costs;
+  std::vector<uint32_t> seen;  // A* closed set per (step, cell), by generation
+  uint32_t generation = 0;
+  std::vector<int32_t> came_from;
+
+  int32_t cells() const { return height * width; }
+
+  double path_cost(int32_t i, const int32_t* goal) {
+    const int32_t W = window;
+    const int32_t* p = &plan[static_cast<std::size_t>(i) * (W + 1)];
+    for (int32_t t = 1; t <= W; ++t) {
+      if (p[t] == goal[i]) {
+        ends[i] = t;
+        return t;
+      }
+    }
+    ends[i] = W;
+    return W + field(goal[i])[p[W]];
+  }
+
+  void reserve(int32_t i, int32_t who) {
+    const int32_t* p = &plan[static_cast<std::size_t>(i) * (window + 1)];
+    for (int32_t t = 0; t <= ends[i]; ++t) reserved[static_cast<std::size_t>(t) * cells() + p[t]] = who;
+  }
+
+  bool free_at(int32_t t, int32_t v) const {
+    return reserved[static_cast<std::size_t>(t) * cells() + v] == kNone;
+  }
+
+  // Space-time A* for agent i from its cell at step 0 against the reservations: the path of
+  // least cost (arrival step, or W + distance left). False if every path is blocked.
+  bool replan(int32_t i, const int32_t* goal) {
+    const int32_t W = window, C = cells();
+    const auto& dist = field(goal[i]);
+    int32_t* p = &plan[static_cast<std::size_t>(i) * (W + 1)];
+    if (++generation == 0) {
+      std::fill(seen.begin(), seen.end(), 0u);
+      generation = 1;
+    }
+    using Node = std::pair<int64_t, int32_t>;  // (key, state = t * C + v); smaller key first
+    std::priority_queue<Node, std::vector<Node>, std::greater<Node>> open;
+    auto key = [&](int32_t t, int32_t v) {  // f, then deeper first, then a random tie
+      return (static_cast<int64_t>(t + dist[v]) << 24) + (static_cast<int64_t>(W - t) << 16)
+             + static_cast<int64_t>(rng() & 0xFFFF);
+    };
+    const int32_t start = p[0];
+    seen[start] = generation;
+    came_from[start] = kNone;
+    open.emplace(key(0, start), start);
+    int32_t found = kNone;
+    while (!open.empty()) {
+      const int32_t state = open.top().second;
+      open.pop();
+      const int32_t t = state / C, v = state % C;
+      if ((t > 0 && v == goal[i]) || t == W) {
+        found = state;
+        break;
+      }
+      std::array<int32_t, 5> moves = {v, nbrs[v][0], nbrs[v][1], nbrs[v][2], nbrs[v][3]};
+      for (int32_t u : moves) {
+        if (u == kNone || !free_at(t + 1, u)) continue;
+        // No swap: the agent at u now may not be at v next.
+        const int32_t other = reserved[static_cast<std::size_t>(t) * C + u];
+        if (u != v && other != kNone
+            && reserved[static_cast<std::size_t>(t + 1) * C + v] == other) continue;
+        const int32_t s = (t + 1) * C + u;
+        if (seen[s] == generation) continue;
+        seen[s] = generation;
+        came_from[s] = state;
+        open.emplace(key(t + 1, u), s);
+      }
+    }
+    if (found == kNone) return false;
+    int32_t t = found / C;
+    const int32_t last = found % C;
+    for (int32_t k = t + 1; k <= W; ++k) p[k] = last;  // after arriving: where it would stand
+    for (int32_t s = found; s != kNone; s = came_from[s], --t) p[t] = s % C;
+    return true;
+  }
+
+  // The agents to replan together: with probability 2/3 the neighbours (by grid distance now)
+  // of an agent drawn by how much it loses against its free path, else a random set.
+  void choose_group(int32_t n, const int32_t* pos, const int32_t* goal) {
+    const int32_t k = std::min(group, n);
+    group_agents.resize(n);
+    for (int32_t i = 0; i < n; ++i) group_agents[i] = i;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    double total = 0.0;
+    // An agent's loss: its cost over its free path's (its distance, arriving or not).
+    for (int32_t i = 0; i < n; ++i) total += costs[i] - field(goal[i])[pos[i]];
+    if (total > 0.5 && unit(rng) < 2.0 / 3.0) {
+      double pick = unit(rng) * total;
+      int32_t a = 0;
+      for (; a < n - 1; ++a) {
+        pick -= costs[a] - field(goal[a])[pos[a]];
+        if (pick <= 0) break;
+      }
+      const int32_t ar = pos[a] / width, ac = pos[a] % width;
+      auto far = [&](int32_t j) {
+        return std::abs(pos[j] / width - ar) + std::abs(pos[j] % width - ac) + unit(rng) * 0.5;
+      };
+      std::vector<double> d(n);
+      for (int32_t j = 0; j < n; ++j) d[j] = far(j);
+      std::partial_sort(group_agents.begin(), group_agents.begin() + k, group_agents.end(),
+                        [&](int32_t x, int32_t y) { return d[x] < d[y]; });
+    } else {
+      std::shuffle(group_agents.begin(), group_agents.end(), rng);
+    }
+    group_agents.resize(k);
+  }
+
+  // Improve the first step `out` (chosen by the search) with windowed LNS; out is replaced by
+  // the first step of the best window plan found.
+  void improve(int32_t n, const int32_t* pos, const int32_t* goal, int32_t* out) {
+    const int32_t W = window, C = cells();
+    plan.assign(static_cast<std::size_t>(n) * (W + 1), kNone);
+    reserved.assign(static_cast<std::size_t>(W + 1) * C, kNone);
+    seen.resize(static_cast<std::size_t>(W + 1) * C, 0u);
+    came_from.resize(static_cast<std::size_t>(W + 1) * C, kNone);
+    ends.assign(n, W);
+    costs.assign(n, 0.0);
+    // The initial plan: the search's first step, then PIBT (as its rollout, arrived agents
+    // yielding).
+    roll_pos.assign(out, out + n);
+    roll_prio.assign(priority.begin(), priority.end());
+    roll_next.resize(n);
+    for (int32_t i = 0; i < n; ++i) {
+      plan[static_cast<std::size_t>(i) * (W + 1)] = pos[i];
+      plan[static_cast<std::size_t>(i) * (W + 1) + 1] = out[i];
+      if (out[i] == goal[i]) roll_prio[i] = -1.0;
+    }
+    for (int32_t t = 2; t <= W; ++t) {
+      for (int32_t i = 0; i < n; ++i) roll_prio[i] += 1.0;
+      pass(n, roll_pos.data(), goal, roll_prio.data(), roll_next.data());
+      roll_pos.swap(roll_next);
+      for (int32_t i = 0; i < n; ++i) {
+        plan[static_cast<std::size_t>(i) * (W + 1) + t] = roll_pos[i];
+        if (roll_pos[i] == goal[i] && roll_prio[i] >= 0) roll_prio[i] = -1.0 - t;
+      }
+    }
+    for (int32_t i = 0; i < n; ++i) {
+      costs[i] = path_cost(i, goal);
+      reserve(i, i);
+    }
+    for (int32_t it = 0; it < iterations; ++it) {
+      choose_group(n, pos, goal);
+      double before = 0.0;
+      saved_plan.clear();
+      saved_ends.clear();
+      saved_costs.clear();
+      for (int32_t i : group_agents) {
+        before += costs[i];
+        const auto* p = &plan[static_cast<std::size_t>(i) * (W + 1)];
+        saved_plan.insert(saved_plan.end(), p, p + W + 1);
+        saved_ends.push_back(ends[i]);
+        saved_costs.push_back(costs[i]);
+        reserve(i, kNone);
+      }
+      saved_order.assign(group_agents.begin(), group_agents.end());
+      std::shuffle(group_agents.begin(), group_agents.end(), rng);
+      double after = 0.0;
+      bool ok = true;
+      std::size_t done = 0;
+      for (; done < group_agents.size(); ++done) {
+        const int32_t i = group_agents[done];
+        if (!replan(i, goal)) {
+          ok = false;
+          break;
+        }
+        costs[i] = path_cost(i, goal);
+        after += costs[i];
+        reserve(i, i);
+      }
+      if (ok && after < before) continue;  // keep the better plan
+      for (std::size_t g = 0; g < done; ++g) reserve(group_agents[g], kNone);
+      for (std::size_t g = 0; g < saved_order.size(); ++g) {  // put the old paths back
+        const int32_t i = saved_order[g];
+        std::copy(saved_plan.begin() + g * (W + 1), saved_plan.begin() + (g + 1) * (W + 1),
+                  plan.begin() + static_cast<std::size_t>(i) * (W + 1));
+        ends[i] = saved_ends[g];
+        costs[i] = saved_costs[g];
+        reserve(i, i);
+      }
+    }
+    // The first step of the plan, checked: no shared cells, no swaps (else keep `out`).
+    candidate.resize(n);
+    for (int32_t i = 0; i < n; ++i) candidate[i] = plan[static_cast<std::size_t>(i) * (W + 1) + 1];
+    if (valid_step(n, pos, candidate.data())) std::copy(candidate.begin(), candidate.end(), out);
+  }
+
+  // Whether moving every agent from pos to nxt is legal: neighbouring or same cells, no cell
+  // shared, no two agents swapping.
+  bool valid_step(int32_t n, const int32_t* pos, const int32_t* nxt) {
+    bool ok = true;
+    int32_t marked = 0;
+    for (; marked < n && ok; ++marked) {
+      const int32_t v = nxt[marked], u = pos[marked];
+      const auto& nb = nbrs[u];
+      ok = v >= 0 && v < cells() && free[v]
+           && (v == u || v == nb[0] || v == nb[1] || v == nb[2] || v == nb[3])
+           && occupied_next[v] == kNone;
+      if (ok) occupied_next[v] = marked;
+    }
+    for (int32_t i = 0; i < n && ok; ++i) occupied_now[pos[i]] = i;
+    for (int32_t i = 0; i < n && ok; ++i) {
+      const int32_t j = occupied_now[nxt[i]];  // who stands where i goes
+      if (j != kNone && j != i && nxt[j] == pos[i]) ok = false;
+    }
+    for (int32_t i = 0; i < n; ++i) occupied_now[pos[i]] = kNone;
+    for (int32_t i = 0; i < marked; ++i) occupied_next[nxt[i]] = kNone;
+    return ok;
+  }
+
   // 0 if every agent stands on its own free cell with a free goal, else an error code.
   int32_t validate(int32_t n, const int32_t* pos, const int32_t* goal) {
     int32_t code = 0;
@@ -216,7 +441,12 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
       }
     }
     pass(n, pos, goal, priority.data(), out);
-    if (candidates <= 1 || horizon <= 1) return 0;
+    if (candidates > 1 && horizon > 1) search(n, pos, goal, out);
+    if (window > 1 && iterations > 0) improve(n, pos, goal, out);
+    return 0;
+  }
+
+  void search(int32_t n, const int32_t* pos, const int32_t* goal, int32_t* out) {
     // Search: several randomised first steps (priorities shuffled by noise), each judged by
     // a PIBT rollout; the plain PIBT step is candidate 0, so the search never scores worse.
     double best = rollout(n, pos, goal, out);
@@ -232,7 +462,6 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
         std::copy(candidate.begin(), candidate.end(), out);
       }
     }
-    return 0;
   }
 };
 
@@ -266,6 +495,15 @@ void mg_expert_set_search(void* expert, int32_t candidates, int32_t horizon, dou
   e->candidates = std::max(1, candidates);
   e->horizon = std::max(1, horizon);
   e->priority_noise = std::max(1e-9, noise);
+}
+
+// Windowed LNS after the search: plan `window` steps jointly, `iterations` times replan `group`
+// agents by space-time A* and keep what lowers the plan's cost (0 iterations: off).
+void mg_expert_set_lns(void* expert, int32_t window, int32_t iterations, int32_t group) {
+  auto* e = static_cast<Expert*>(expert);
+  e->window = std::max(0, window);
+  e->iterations = std::max(0, iterations);
+  e->group = std::max(1, group);
 }
 
 // The BFS distance field of goal (flat index) into out (height * width int32).

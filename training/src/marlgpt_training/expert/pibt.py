@@ -9,6 +9,9 @@ from marlgpt_training.expert import native
 #: The expert's search by default: candidate first steps per step, rollout length, priority
 #: jitter (chosen on the first 8 instances of both benchmark sets; docs/expert.md).
 CANDIDATES, HORIZON, NOISE = 16, 6, 8.0
+#: Its windowed LNS by default: steps planned jointly, improvement rounds per step, agents
+#: replanned per round (docs/expert.md; iterations 0: no LNS, the search's step as it is).
+WINDOW, ITERATIONS, GROUP = 16, 200, 16
 
 _ERRORS = {1: "an agent position is off the map or on an obstacle",
            2: "a goal is off the map or on an obstacle",
@@ -24,18 +27,27 @@ class PibtExpert:
     closest to their goals (sum over agents of the best distance reached) is taken.
     ``candidates=1, horizon=1`` is plain PIBT.
 
+    Then windowed LNS (``iterations`` > 0): the step chosen, rolled out with PIBT, is the
+    first step of a joint plan of every agent's next ``window`` steps; ``iterations`` times,
+    ``group`` agents (an agent that loses much against its free path and its neighbours, or
+    a random set) are replanned one by one by space-time A* around the others' plans, and the
+    new plan is kept if its cost falls (each agent: the step it arrives, or ``window`` plus its
+    distance left). The plan's first step is taken.
+
     Priorities persist between calls: an agent's priority grows every step until its goal
     changes, so the expert must see one episode's steps in sequence.
     """
 
     def __init__(self, obstacles: np.ndarray, seed: int = 0, candidates: int = CANDIDATES,
-                 horizon: int = HORIZON, noise: float = NOISE, max_fields: int = 4096) -> None:
+                 horizon: int = HORIZON, noise: float = NOISE, max_fields: int = 4096,
+                 window: int = WINDOW, iterations: int = ITERATIONS, group: int = GROUP) -> None:
         self._lib = native.load()
         obstacles = np.ascontiguousarray(obstacles, dtype=np.uint8)
         self.shape: Tuple[int, int] = obstacles.shape  # type: ignore[assignment]
         self._handle = self._lib.mg_expert_new(obstacles.shape[0], obstacles.shape[1],
                                                obstacles.ctypes.data, seed, max_fields)
         self._lib.mg_expert_set_search(self._handle, candidates, horizon, noise)
+        self._lib.mg_expert_set_lns(self._handle, window, iterations, group)
 
     def __del__(self) -> None:
         handle = getattr(self, "_handle", None)

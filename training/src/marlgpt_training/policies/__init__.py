@@ -4,7 +4,7 @@ from typing import Callable, Dict
 
 from marlgpt_training.policies.base import GridPolicy
 from marlgpt_training.policies.baselines import BfsPolicy, GreedyPolicy, RandomPolicy
-from marlgpt_training.policies.expert import ExpertPolicy, PibtPolicy
+from marlgpt_training.policies.expert import ExpertPolicy, PibtPolicy, parse_settings
 
 #: Built-in policies: name -> factory.
 BUILTIN: Dict[str, Callable[[], GridPolicy]] = {
@@ -17,13 +17,20 @@ BUILTIN: Dict[str, Callable[[], GridPolicy]] = {
 
 
 def make_policy(spec: str, sample: bool = False) -> GridPolicy:
-    """A policy from a built-in name (see ``BUILTIN``) or a checkpoint path.
+    """A policy from a built-in name (see ``BUILTIN``; the experts also as
+    ``expert:NAME=VALUE,...`` with settings of :data:`~marlgpt_training.policies.expert.SETTINGS`)
+    or a checkpoint path.
 
     A checkpoint is a run directory, a ``checkpoints/step-N`` directory or its
     ``model.safetensors``; an exported model (``.onnx``, or a TensorRT ``.engine``/``.plan``)
     runs through the planner's runtime. ``sample`` draws actions from the policy instead of
     taking the most likely one.
     """
+    name, colon, options = spec.partition(":")
+    if colon and name in ("expert", "pibt"):  # expert:window=16,iterations=200
+        if sample:
+            raise ValueError(f"policy {spec!r} is deterministic: --sample works with a model")
+        return BUILTIN[name](**parse_settings(options))
     factory = BUILTIN.get(spec)
     if factory is None and spec.endswith((".onnx", ".engine", ".plan")):
         from marlgpt_planner.policy import ModelError
