@@ -132,3 +132,22 @@ def test_the_label_names_resolution_search_and_decoding() -> None:
     assert describe(dict(searched, search=1)) == "m.onnx (shield)"
     assert describe(dict(result({8: [0.4]}, policy="bfs", resolution="soft"), sample=True)) \
         == "bfs (soft, sampled)"
+
+
+def test_a_result_compares_with_a_published_algorithm_instance_by_instance(
+        tmp_path: Path, capsys) -> None:
+    """--reference RHCR --map-set DIR: A is RHCR's stored per-instance results."""
+    from tests.conftest import tiny_map_set
+
+    map_set = tiny_map_set(tmp_path / "set")  # its reference "Ref": 0.25 everywhere
+    ours = tmp_path / "ours.json"
+    ours.write_text(json.dumps({"map_set": "tiny", "policy": "expert", "episodes": [
+        {"map_name": m, "seed": 0, "num_agents": n, "avg_throughput": 0.25 + 0.1 * (n == 6)}
+        for m in ("m0", "m1", "m2") for n in (2, 6)]}))
+    assert main(["compare", "--reference", "Ref", "--map-set", str(map_set), str(ours)]) == 0
+    text = capsys.readouterr().out
+    assert "A = Ref (published), B = expert" in text
+    assert "+0.050" in text and "score" in text  # (0 + 0.1) / 2 per map
+    assert main(["compare", "--reference", "Ref", str(ours)]) == 2  # no --map-set
+    assert main(["compare", "--reference", "RHCX", "--map-set", str(map_set), str(ours)]) == 2
+    assert "no published results of 'RHCX'; it has Ref" in capsys.readouterr().err

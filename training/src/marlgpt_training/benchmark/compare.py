@@ -81,6 +81,24 @@ def load_result(path: Path) -> dict:
     return result
 
 
+def reference_result(map_set_dir: Path, algorithm: str) -> dict:
+    """A published algorithm's per-instance results on a map set (its ``reference-results``)
+    in the form of a ``marlgpt eval --json`` result, to compare against."""
+    from marlgpt_training.benchmark.mapset import MapSet
+
+    try:
+        map_set = MapSet.load(map_set_dir)
+    except OSError as exc:
+        raise ValueError(str(exc)) from None
+    references = map_set.reference_results()
+    if algorithm not in references:
+        raise ValueError(f"{map_set.name} has no published results of {algorithm!r}; it has "
+                         f"{', '.join(sorted(references)) or 'none'}")
+    return {"map_set": map_set.name, "policy": f"{algorithm} (published)",
+            "episodes": [{"map_name": m, "seed": seed, "num_agents": n, "avg_throughput": v}
+                         for (m, seed, n), v in sorted(references[algorithm].items())]}
+
+
 def _by_instance(result: dict) -> Dict[Tuple[str, int], float]:
     """Throughput per (map, agent count); a map's seed is part of its name here."""
     return {(f'{e["map_name"]}@{e.get("seed", 0)}', int(e["num_agents"])):

@@ -4,7 +4,13 @@ import json
 import sys
 from pathlib import Path
 
-from marlgpt_training.benchmark.compare import compare, format_table, load_result, to_json
+from marlgpt_training.benchmark.compare import (
+    compare,
+    format_table,
+    load_result,
+    reference_result,
+    to_json,
+)
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -19,10 +25,18 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         epilog="example: marlgpt eval --policy bfs --resolution shield --map-set "
         "../shared/benchmarks/pogema-lmapf/02-mazes --agents 8,32 --max-instances 32 --json "
         "pibt.json; (the same with --policy MODEL.onnx --json model.json); marlgpt compare "
-        "pibt.json model.json",
+        "pibt.json model.json; against a published algorithm's results on the same "
+        "instances: marlgpt compare --reference RHCR --map-set "
+        "../shared/benchmarks/pogema-lmapf/02-mazes model.json",
     )
-    parser.add_argument("a", type=Path, metavar="A.json", help="the reference result")
-    parser.add_argument("b", type=Path, metavar="B.json", help="the result compared with A")
+    parser.add_argument("results", type=Path, nargs="+", metavar="A.json B.json",
+                        help="the reference result A and the result B compared with it (only "
+                        "B with --reference)")
+    parser.add_argument("--reference", metavar="NAME",
+                        help="A is the published results of NAME (e.g. RHCR, Follower) stored "
+                        "with the map set (--map-set), instance by instance")
+    parser.add_argument("--map-set", type=Path, metavar="DIR",
+                        help="with --reference: the map set directory")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="also write the comparison as JSON")
     parser.set_defaults(run=run)
@@ -32,8 +46,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None and args.json.is_dir():
         print(f"marlgpt compare: --json {args.json} is a directory", file=sys.stderr)
         return 2
+    wanted = 1 if args.reference else 2
+    if len(args.results) != wanted or (args.reference and args.map_set is None):
+        print("marlgpt compare: give A.json and B.json, or --reference NAME --map-set DIR "
+              "and B.json", file=sys.stderr)
+        return 2
     try:
-        a, b = load_result(args.a), load_result(args.b)
+        b = load_result(args.results[-1])
+        a = (reference_result(args.map_set, args.reference) if args.reference
+             else load_result(args.results[0]))
         rows, score, unmatched = compare(a, b)
     except ValueError as exc:
         print(f"marlgpt compare: {exc}", file=sys.stderr)
