@@ -92,9 +92,14 @@ GYRO_SCALE = math.radians(2000.0) / 32768.0
 ACCEL_SCALE = 2 * 9.8 / 32768.0
 
 
+def frame_values(data: bytes, count: int) -> tuple:
+    """The first ``count`` int16 values of a checked frame (after its type byte)."""
+    return struct.unpack(">" + "h" * count, data[4:4 + 2 * count])
+
+
 def parse_telemetry(data: bytes) -> Telemetry:
     """A checked telemetry frame's values."""
-    v = struct.unpack(">" + "h" * _TELEMETRY_VALUES, data[4:4 + 2 * _TELEMETRY_VALUES])
+    v = frame_values(data, _TELEMETRY_VALUES)
     return Telemetry(gyro=tuple(g * GYRO_SCALE for g in v[0:3]),
                      accel=tuple(a * ACCEL_SCALE for a in v[3:6]),
                      yaw_imu=math.radians(v[8] / 10.0),

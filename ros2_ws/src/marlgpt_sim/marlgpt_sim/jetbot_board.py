@@ -68,12 +68,10 @@ class SimulatedBoard:
         except (BlockingIOError, OSError):
             return
         for frame in self._reader.feed(data):
-            values = [int.from_bytes(frame[i:i + 2], "big", signed=True)
-                      for i in range(4, len(frame) - 1, 2)]
             if frame[3] == motor_board.VELOCITY:
+                linear, _, angular = motor_board.frame_values(frame, 3)
                 with self._lock:
-                    self.commands.append((time.monotonic(), values[0] / 1000.0,
-                                          values[2] / 1000.0))
+                    self.commands.append((time.monotonic(), linear / 1000.0, angular / 1000.0))
             else:
                 self.other_frames.append(frame)
 

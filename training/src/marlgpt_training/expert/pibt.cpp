@@ -9,7 +9,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <queue>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -187,7 +186,8 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
   // cells only up to t. Its cost is t then, else W + its distance to the goal at step W; the
   // plan's cost is the sum. reserved[t * cells + v] is the agent holding cell v at step t.
   std::vector<int32_t> plan, reserved, ends, saved_plan, group_agents, saved_ends, saved_order;
-  std::vector<double> costs, saved_costs;
+  std::vector<double> costs, saved_costs, nearness;
+  std::vector<std::pair<int64_t, int32_t>> open_heap;
   std::vector<uint32_t> seen;  // A* closed set per (step, cell), by generation
   uint32_t generation = 0;
   std::vector<int32_t> came_from;
@@ -226,8 +226,15 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
       std::fill(seen.begin(), seen.end(), 0u);
       generation = 1;
     }
-    using Node = std::pair<int64_t, int32_t>;  // (key, state = t * C + v); smaller key first
-    std::priority_queue<Node, std::vector<Node>, std::greater<Node>> open;
+    // The open list: a min-heap of (key, state = t * C + v) kept in a member, so the
+    // thousands of searches a step makes reuse one buffer.
+    auto& open = open_heap;
+    open.clear();
+    const auto later = std::greater<std::pair<int64_t, int32_t>>();
+    auto push = [&](int64_t k, int32_t state) {
+      open.emplace_back(k, state);
+      std::push_heap(open.begin(), open.end(), later);
+    };
     auto key = [&](int32_t t, int32_t v) {  // f, then deeper first, then a random tie
       return (static_cast<int64_t>(t + dist[v]) << 24) + (static_cast<int64_t>(W - t) << 16)
              + static_cast<int64_t>(rng() & 0xFFFF);
@@ -235,11 +242,12 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
     const int32_t start = p[0];
     seen[start] = generation;
     came_from[start] = kNone;
-    open.emplace(key(0, start), start);
+    push(key(0, start), start);
     int32_t found = kNone;
     while (!open.empty()) {
-      const int32_t state = open.top().second;
-      open.pop();
+      std::pop_heap(open.begin(), open.end(), later);
+      const int32_t state = open.back().second;
+      open.pop_back();
       const int32_t t = state / C, v = state % C;
       if ((t > 0 && v == goal[i]) || t == W) {
         found = state;
@@ -256,7 +264,7 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
         if (seen[s] == generation) continue;
         seen[s] = generation;
         came_from[s] = state;
-        open.emplace(key(t + 1, u), s);
+        push(key(t + 1, u), s);
       }
     }
     if (found == kNone) return false;
@@ -288,7 +296,8 @@ void mg_expert_resume(void* expert, int32_t n, const int32_t* goals, const int32
       auto far = [&](int32_t j) {
         return std::abs(pos[j] / width - ar) + std::abs(pos[j] % width - ac) + unit(rng) * 0.5;
       };
-      std::vector<double> d(n);
+      auto& d = nearness;
+      d.resize(n);
       for (int32_t j = 0; j < n; ++j) d[j] = far(j);
       std::partial_sort(group_agents.begin(), group_agents.begin() + k, group_agents.end(),
                         [&](int32_t x, int32_t y) { return d[x] < d[y]; });
