@@ -139,3 +139,20 @@ def test_bad_states_are_refused() -> None:
         expert.step(np.array([[0, 0]]), np.array([[1, 1]]))
     # After refusals the expert still works.
     assert expert.step(np.array([[0, 0]]), np.array([[0, 2]])).tolist() == [4]
+
+
+def test_the_cost_benchmark_times_each_setting_on_the_same_maps(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, tiny_map_set
+
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_expert.py"),
+                          "--map-set", str(tiny_map_set(tmp_path / "set")), "--agents", "6",
+                          "--maps", "2", "expert:iterations=0", "expert"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["expert", "expert"]
+    assert lines[0].startswith("expert:iterations=0: ") and "(2 maps)" in lines[1]
+    assert all("ms per step at 6 agents" in line for line in lines)

@@ -45,6 +45,7 @@ def nav2_footprint(points: Sequence[Point]) -> str:
 def robot_type(name: str) -> RobotType:
     """The robot type called ``name``, or a ValueError naming the known ones."""
     if name not in ROBOT_TYPES:
-        raise ValueError(f"robot_type {name!r} is not one of {', '.join(ROBOT_TYPES)} "
-                         "(or custom: the Nav2 parameter file's own footprint)")
+        known = "; ".join(f"{n} ({t.about})" for n, t in ROBOT_TYPES.items())
+        raise ValueError(f"robot_type {name!r} is not one of {known}; or custom: the Nav2 "
+                         "parameter file's own footprint")
     return ROBOT_TYPES[name]
