@@ -19,6 +19,7 @@ from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
     ExecuteProcess,
+    GroupAction,
     IncludeLaunchDescription,
     OpaqueFunction,
     SetEnvironmentVariable,
@@ -98,7 +99,8 @@ def simulation(context):
                                 "-file", robot_sdf, "-robot_namespace", robot,
                                 "-x", str(pose["x"]), "-y", str(pose["y"]), "-z", "0.01",
                                 "-Y", str(pose["yaw"])], output="screen"),
-            IncludeLaunchDescription(
+            # Scoped: each robot's launch arguments stay its own.
+            GroupAction([IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(os.path.join(HERE, "robot_bringup.launch.py")),
                 launch_arguments={"robot": robot, "fleet": fleet_file, "slam": "False",
                                   "robot_type": "burger",  # its footprint for Nav2
@@ -108,7 +110,7 @@ def simulation(context):
                                   "map": str(files["map"]), "use_sim_time": "True",
                                   "params_file": params, "backend": "cpu",
                                   "x": str(pose["x"]), "y": str(pose["y"]),
-                                  "yaw": str(pose["yaw"])}.items()),
+                                  "yaw": str(pose["yaw"])}.items())], scoped=True),
         ]
     return actions
 

@@ -26,6 +26,7 @@ from launch.actions import (
     OpaqueFunction,
     RegisterEventHandler,
     SetEnvironmentVariable,
+    TimerAction,
 )
 from launch.event_handlers import OnProcessExit
 from launch.launch_description_sources import PythonLaunchDescriptionSource
@@ -39,6 +40,8 @@ from marlgpt_planner.security_policy import robot_enclave
 
 #: The lidar's frame: the URDF's lidar link, and the frame_id its driver is given.
 LASER_FRAME = "laser"
+#: s after the robot's other nodes start before rf2o does (see drivers()).
+RF2O_DELAY_S = 5.0
 ARGUMENTS = (
     ("robot", "robot1", "this robot's id and namespace"),
     ("fleet", str(DEFAULT_FLEET), "fleet description (YAML), the same on every robot"),
@@ -97,14 +100,18 @@ def drivers(robot: str, value: dict, use_sim_time: bool) -> list:
                           parameters=[{"port": value["motor_port"]}], remappings=tf))
     elif value["odometry"] == "laser":
         # rf2o's defaults are absolute topics (/scan, /odom_rf2o) and wait for a ground-truth
-        # pose on /base_pose_ground_truth before publishing anything: all set here.
-        nodes.append(Node(package="rf2o_laser_odometry", executable="rf2o_laser_odometry_node",
-                          name="rf2o_laser_odometry", namespace=robot, output="screen",
-                          parameters=[{"laser_scan_topic": "scan", "odom_topic": "odom",
-                                       "publish_tf": True, "base_frame_id": "base_footprint",
-                                       "odom_frame_id": "odom", "init_pose_from_topic": "",
-                                       "freq": 20.0, "use_sim_time": use_sim_time}],
-                          remappings=tf))
+        # pose on /base_pose_ground_truth before publishing anything: all set here. It reads
+        # the lidar's mount (base_footprint <- laser) once, at its first scan, and runs on
+        # with an identity if that fails: start it once robot_state_publisher's static
+        # transforms have had time to arrive. 10 Hz: the RPLIDAR A1's scan rate at most.
+        nodes.append(TimerAction(period=RF2O_DELAY_S, actions=[Node(
+            package="rf2o_laser_odometry", executable="rf2o_laser_odometry_node",
+            name="rf2o_laser_odometry", namespace=robot, output="screen",
+            parameters=[{"laser_scan_topic": "scan", "odom_topic": "odom",
+                         "publish_tf": True, "base_frame_id": "base_footprint",
+                         "odom_frame_id": "odom", "init_pose_from_topic": "",
+                         "freq": 10.0, "use_sim_time": use_sim_time}],
+            remappings=tf)]))
     return nodes
 
 
@@ -134,6 +141,14 @@ def nav2_parameters(value: dict):
         get_package_share_directory("marlgpt_planner"), "config", "nav2_maze.yaml")
     if value["robot_type"] == "custom":
         return source
+    if isinstance(source, str):  # a file of the user's: the rewrite needs its footprint keys
+        with open(source) as handle:
+            text = handle.read()
+        if text.count("footprint:") < 2:
+            raise RuntimeError(
+                f"params_file {source} has no footprint in both costmaps, so robot_type:="
+                f"{value['robot_type']} cannot set it: add footprint: \"[]\" to each costmap, or "
+                "pass robot_type:=custom to keep the file's robot_radius")
     footprint = nav2_footprint(robot_type(value["robot_type"]).footprint)
     return RewrittenYaml(source_file=source, param_rewrites={"footprint": footprint},
                          convert_types=True)
@@ -160,6 +175,9 @@ def robot_stack(context):
     x = value["x"] or str(lattice.centre(start)[0])
     y = value["y"] or str(lattice.centre(start)[1])
     slam = value["slam"] == "True"
+    if not slam and not value["map"]:
+        raise RuntimeError("slam:=False localizes with AMCL on a saved map: pass map:=MAP.yaml "
+                           "(section 4 of docs/deploy-jetbot.md), or slam:=True to map")
     bringup = get_package_share_directory("nav2_bringup")
     nav2_arguments = {"namespace": robot, "use_namespace": "True",
                       "use_sim_time": value["use_sim_time"], "autostart": "True",

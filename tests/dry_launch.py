@@ -76,6 +76,10 @@ class LogInfo(_Entity):
     pass
 
 
+class TimerAction(_Entity):
+    pass
+
+
 class SetEnvironmentVariable(_Entity):
     pass
 
@@ -144,7 +148,7 @@ def _fake_modules(shares: Dict[str, str]) -> Dict[str, types.ModuleType]:
             ExecuteProcess=ExecuteProcess, GroupAction=GroupAction,
             IncludeLaunchDescription=IncludeLaunchDescription, LogInfo=LogInfo,
             OpaqueFunction=OpaqueFunction, RegisterEventHandler=RegisterEventHandler,
-            SetEnvironmentVariable=SetEnvironmentVariable),
+            SetEnvironmentVariable=SetEnvironmentVariable, TimerAction=TimerAction),
         "launch.event_handlers": module("launch.event_handlers", OnProcessExit=OnProcessExit),
         "launch.launch_description_sources": module(
             "launch.launch_description_sources",
@@ -228,6 +232,8 @@ def _visit(entities, context: _Context, namespace: str, started: List[Started],
             else:
                 started.append(Started("include", os.fspath(source), "", None, namespace, [],
                                        [], [included]))
+        elif isinstance(entity, TimerAction):  # what it starts after its period
+            _visit(entity.kwargs["actions"], context, namespace, started, shares)
         elif isinstance(entity, RegisterEventHandler):
             handler = entity.args[0]
             _visit(handler.kwargs["on_exit"](_Event(0), context) or [], context, namespace,

@@ -19,6 +19,7 @@ BRINGUP = REPO / "launch" / "robot_bringup.launch.py"
 GAZEBO = REPO / "launch" / "gazebo_sim.launch.py"
 MAZE = PLANNER_PACKAGE / "launch" / "maze.launch.py"
 #: A TurtleBot3 model as far as gazebo_sim.launch.py reads it (its drive plugin's <ros> tag).
+MAP = "/maps/maze.yaml"  # a saved map, as a robot is started with it (section 6)
 BURGER_SDF = ('<sdf version="1.6"><model name="turtlebot3_burger"><plugin name="drive" '
               'filename="libgazebo_ros_diff_drive.so"><ros></ros></plugin></model></sdf>')
 
@@ -99,7 +100,7 @@ def footprint_of(started: List[Started]) -> List[str]:
 
 
 def test_a_jetbot_starts_its_drivers_nav2_and_one_planner(shares) -> None:
-    started = dry_run(BRINGUP, {"robot": "robot2"}, shares)
+    started = dry_run(BRINGUP, {"robot": "robot2", "map": MAP}, shares)
     assert launch_problems(started) == []
     assert [s.namespace for s in nodes(started, "planner")] == ["/robot2"]
     (lidar,) = nodes(started, "rplidar_node")
@@ -114,7 +115,7 @@ def test_a_jetbot_starts_its_drivers_nav2_and_one_planner(shares) -> None:
 
 
 def test_a_jetbot_without_encoders_takes_laser_odometry(shares) -> None:
-    started = dry_run(BRINGUP, {"robot": "robot1", "odometry": "laser",
+    started = dry_run(BRINGUP, {"robot": "robot1", "odometry": "laser", "map": MAP,
                                 "lidar_port": "/dev/ttyACM1"}, shares)
     assert launch_problems(started) == []
     assert nodes(started, "jetbot_base") == []
@@ -150,9 +151,9 @@ def test_maze_launch_runs_the_loopback_fleet_only(shares) -> None:
 
 def test_an_unknown_odometry_or_robot_type_is_refused(shares) -> None:
     with pytest.raises(RuntimeError, match="odometry:=encoders is not one of"):
-        dry_run(BRINGUP, {"odometry": "encoders"}, shares)
+        dry_run(BRINGUP, {"odometry": "encoders", "map": MAP}, shares)
     with pytest.raises(ValueError, match="robot_type 'waffle' is not one of"):
-        dry_run(BRINGUP, {"robot_type": "waffle"}, shares)
+        dry_run(BRINGUP, {"robot_type": "waffle", "map": MAP}, shares)
 
 
 def broken_copy(tmp_path: Path, source: Path, old: str, new: str) -> Path:
@@ -173,7 +174,7 @@ def broken_copy(tmp_path: Path, source: Path, old: str, new: str) -> Path:
 def test_the_checks_catch_a_broken_bringup(shares, tmp_path, old, new, expected) -> None:
     copy = broken_copy(tmp_path, BRINGUP, old, new)
     try:
-        started = dry_run(copy, {"robot": "robot1", "odometry": "laser"}, shares)
+        started = dry_run(copy, {"robot": "robot1", "odometry": "laser", "map": MAP}, shares)
     finally:
         copy.unlink()
     assert any(expected in problem for problem in launch_problems(started)), \
@@ -207,15 +208,41 @@ def test_with_security_on_every_node_runs_in_the_robots_enclave(shares, tmp_path
     monkeypatch.setenv("ROS_SECURITY_KEYSTORE", str(keystore))
     monkeypatch.delenv("ROS_SECURITY_ENCLAVE_OVERRIDE", raising=False)
     with pytest.raises(RuntimeError, match="enclave /marlgpt/robot1 is not in the keystore"):
-        dry_run(BRINGUP, {"robot": "robot1"}, shares)
+        dry_run(BRINGUP, {"robot": "robot1", "map": MAP}, shares)
     enclave = keystore / "enclaves" / "marlgpt" / "robot1"
     enclave.mkdir(parents=True)
     (enclave / "permissions.p7s").write_text("signed")
-    started = dry_run(BRINGUP, {"robot": "robot1"}, shares)
+    started = dry_run(BRINGUP, {"robot": "robot1", "map": MAP}, shares)
     assert [(s.executable, s.arguments) for s in started if s.kind == "env"] == [
         ("ROS_SECURITY_ENCLAVE_OVERRIDE", ["/marlgpt/robot1"])]
     monkeypatch.setenv("ROS_SECURITY_ENCLAVE_OVERRIDE", "/marlgpt/robot2")
     with pytest.raises(RuntimeError, match="whose enclave is /marlgpt/robot1"):
-        dry_run(BRINGUP, {"robot": "robot1"}, shares)
+        dry_run(BRINGUP, {"robot": "robot1", "map": MAP}, shares)
     monkeypatch.delenv("ROS_SECURITY_ENABLE")
-    assert [s for s in dry_run(BRINGUP, {"robot": "robot1"}, shares) if s.kind == "env"] == []
+    plain = dry_run(BRINGUP, {"robot": "robot1", "map": MAP}, shares)
+    assert [s for s in plain if s.kind == "env"] == []
+
+
+def test_a_robot_without_a_map_or_a_footprint_to_set_is_refused_at_once(shares,
+                                                                        tmp_path) -> None:
+    with pytest.raises(RuntimeError, match="pass map:=MAP.yaml"):
+        dry_run(BRINGUP, {"robot": "robot1"}, shares)
+    assert nodes(dry_run(BRINGUP, {"robot": "robot1", "slam": "True"}, shares), "planner")
+    params = tmp_path / "nav2.yaml"  # a user's file with a radius and no footprint
+    params.write_text("local_costmap:\n  local_costmap:\n    ros__parameters:\n"
+                      "      robot_radius: 0.1\n")
+    with pytest.raises(RuntimeError, match="no footprint in both costmaps"):
+        dry_run(BRINGUP, {"robot": "robot1", "map": MAP, "params_file": str(params)}, shares)
+    kept = dry_run(BRINGUP, {"robot": "robot1", "map": MAP, "params_file": str(params),
+                             "robot_type": "custom"}, shares)
+    assert footprint_of(kept) == [None]  # the file as it is
+
+
+def test_laser_odometry_starts_after_the_robots_frames(shares) -> None:
+    """rf2o reads the lidar's mount once, at its first scan: it starts after a delay."""
+    import ast
+
+    tree = ast.parse(BRINGUP.read_text())
+    timers = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+              and getattr(n.func, "id", "") == "TimerAction"]
+    assert len(timers) == 1 and "rf2o_laser_odometry_node" in ast.unparse(timers[0])

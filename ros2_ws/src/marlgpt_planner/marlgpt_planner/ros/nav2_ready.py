@@ -58,10 +58,11 @@ def arguments(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def initial_pose(args: argparse.Namespace, stamp) -> PoseWithCovarianceStamped:
+def initial_pose(args: argparse.Namespace) -> PoseWithCovarianceStamped:
+    """The start pose with its covariance. Stamp 0: AMCL then places it with the newest
+    odometry, whatever clock (wall or simulated) the robot runs on."""
     msg = PoseWithCovarianceStamped()
     msg.header.frame_id = "map"
-    msg.header.stamp = stamp
     msg.pose.pose.position.x, msg.pose.pose.position.y = args.x, args.y
     msg.pose.pose.orientation.z = math.sin(args.yaw / 2)
     msg.pose.pose.orientation.w = math.cos(args.yaw / 2)
@@ -107,7 +108,7 @@ class Nav2Waiter(Node):
                 if time.monotonic() > deadline:
                     return ("no amcl_pose after the initial pose: are scans arriving, with "
                             "odom -> base_footprint on TF?")
-                self.pose_pub.publish(initial_pose(self.args, self.get_clock().now().to_msg()))
+                self.pose_pub.publish(initial_pose(self.args))
                 end = time.monotonic() + 1.0
                 while not self.localized and time.monotonic() < end:
                     rclpy.spin_once(self, timeout_sec=0.1)

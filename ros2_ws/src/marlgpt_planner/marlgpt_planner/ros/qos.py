@@ -11,7 +11,8 @@ FLEET_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
 GOAL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
 #: AMCL's amcl_pose (Nav2: reliable, transient_local, keep-last 1): a late subscriber still
-#: gets the last pose, which AMCL sends only after the robot moved.
+#: gets the last pose (AMCL sends one on the first scan after an initial pose, then after
+#: the robot moved).
 AMCL_POSE_QOS = LATCHED
 #: /tf (tf2's dynamic broadcaster: reliable, volatile, keep-last 100).
 TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
