@@ -137,7 +137,7 @@ elif ! stamp_ok grf "$grf_hash"; then
 fi
 
 # The expert's C++ library (compiled once per source version; a no-op when up to date).
-"$VENV/bin/python" -c 'from marlgpt_training.expert import native; native.build()' \
+"$VENV/bin/python" -c 'from marlgpt_planner.expert import native; native.build()' \
   || die "building the expert's C++ library failed"
 
 say "ready: run commands in the environment with scripts/run <cmd> (or make shell)"

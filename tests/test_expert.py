@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from marlgpt_planner.actions import DELTAS
+from marlgpt_planner.expert import PibtExpert
 from marlgpt_planner.grid import bfs_distances
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.data.maps import make_map
-from marlgpt_training.expert import PibtExpert
 
 
 @pytest.mark.parametrize("candidates, horizon, iterations", [(1, 1, 0), (8, 6, 0), (8, 6, 30)])

@@ -246,3 +246,35 @@ def test_laser_odometry_starts_after_the_robots_frames(shares) -> None:
     timers = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
               and getattr(n.func, "id", "") == "TimerAction"]
     assert len(timers) == 1 and "rf2o_laser_odometry_node" in ast.unparse(timers[0])
+
+
+COORDINATOR = REPO / "launch" / "fleet_coordinator.launch.py"
+
+
+def test_the_fleet_computer_starts_the_coordinator_of_a_central_fleet(shares, tmp_path,
+                                                                      monkeypatch) -> None:
+    description = yaml.safe_load((PLANNER_PACKAGE / "config" / "fleet_maze.yaml").read_text())
+    description["model"] = str(PLANNER_PACKAGE / "models" / "marlgpt.onnx")
+    description["map"] = str(PLANNER_PACKAGE / "config" / "maps" / "maze_17x17.txt")
+    description["planner"]["fleet_protocol.resolution"] = "central"
+    description["coordinator"] = {"expert.iterations": 50}
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(description))
+    monkeypatch.delenv("ROS_SECURITY_ENABLE", raising=False)
+    (node,) = dry_run(COORDINATOR, {"fleet": str(fleet)}, shares)
+    params = parameters(node)
+    assert node.executable == "coordinator" and node.package == "marlgpt_planner"
+    assert params["fleet"] == ["robot1", "robot2", "robot3", "robot4"]
+    assert params["map.source"] == "static" and params["expert.iterations"] == 50
+    # The robots' planners of the same description follow it, and no robot runs one.
+    started = dry_run(BRINGUP, {"robot": "robot2", "map": MAP, "fleet": str(fleet)}, shares)
+    (planner,) = nodes(started, "planner")
+    assert parameters(planner)["fleet_protocol.resolution"] == "central"
+    assert nodes(started, "coordinator") == []
+    # A description whose planners do not follow a coordinator is refused.
+    with pytest.raises(RuntimeError, match="fleet_protocol.resolution: central"):
+        dry_run(COORDINATOR, {}, shares)
+    monkeypatch.setenv("ROS_SECURITY_ENABLE", "true")
+    monkeypatch.setenv("ROS_SECURITY_KEYSTORE", str(tmp_path / "keystore"))
+    with pytest.raises(RuntimeError, match="enclave /marlgpt/coordinator is not in the"):
+        dry_run(COORDINATOR, {"fleet": str(fleet)}, shares)

@@ -5,6 +5,7 @@ import math
 import pytest
 
 from marlgpt_planner.parameters import (
+    COORDINATOR_PARAMETERS,
     DEFAULTS,
     PARAMETERS,
     RULES,
@@ -32,6 +33,9 @@ def problems(values: dict) -> tuple:
 def test_every_parameter_has_a_rule():
     names = [name for name, _ in PARAMETERS]
     assert len(names) == len(set(names)), "a parameter is listed twice"
+    coordinator = [name for name, _ in COORDINATOR_PARAMETERS]
+    assert len(coordinator) == len(set(coordinator)), "a parameter is listed twice"
+    names += coordinator
     assert set(names) == set(RULES), (
         f"without a rule: {sorted(set(names) - set(RULES))}; "
         f"rule without a parameter: {sorted(set(RULES) - set(names))}")

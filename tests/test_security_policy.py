@@ -207,6 +207,29 @@ def test_names_and_patterns_read_as_sros2_and_fast_dds_read_them() -> None:
     assert sp.reaches("rt/fleet/state/robot1", "rt/fleet/state/")
 
 
+def test_a_central_fleet_has_a_coordinator_enclave_with_its_endpoints_exactly(tmp_path
+                                                                            ) -> None:
+    fleet = FleetDescription.load(describe(tmp_path, planner={
+        "fleet_protocol.resolution": "central"}))
+    policy = sp.fleet_policy(fleet)
+    coordinator = enclave(policy, "/marlgpt/coordinator")
+    assert coordinator.allows(topic(PUBLISH, "/fleet/plan"))
+    assert coordinator.allows(topic(SUBSCRIBE, "/fleet/state/robot2"))
+    assert not coordinator.allows(topic(PUBLISH, "/fleet/state/robot2"))
+    assert not coordinator.allows(topic(PUBLISH, "/fleet/step"))
+    robot1 = enclave(policy, "/marlgpt/robot1")
+    assert robot1.allows(topic(SUBSCRIBE, "/fleet/plan"))
+    assert not robot1.allows(topic(PUBLISH, "/fleet/plan"))  # no robot can forge a plan
+    assert enclave(policy, "/marlgpt/monitor").allows(topic(SUBSCRIBE, "/fleet/plan"))
+    assert sp.check_policy(policy, fleet) == []
+    plan = '<topics publish="ALLOW">\n            <topic>/fleet/plan</topic>'
+    bad = broken(policy, plan, plan.replace("/fleet/plan", "/fleet/*"))
+    assert any("the coordinator's profile" in p for p in sp.check_policy(bad, fleet))
+    # A fleet without the central resolution has no coordinator and no plan topic.
+    assert "/marlgpt/coordinator" not in sp.fleet_policy(FleetDescription.load(describe(
+        tmp_path)))
+
+
 def test_a_robot_id_must_name_an_enclave(tmp_path) -> None:
     with pytest.raises(sp.PolicyError, match="cannot name an enclave"):
         sp.fleet_policy(FleetDescription.load(describe(tmp_path, robots=["robot1", "monitor"])))

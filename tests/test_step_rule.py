@@ -12,6 +12,7 @@ from marlgpt_planner.rankings import choose, rank, ranking_scores
 from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
 from marlgpt_planner.step_rule import (
+    CENTRAL,
     RESOLUTIONS,
     SEQUENTIAL,
     SHIELD,
@@ -34,7 +35,8 @@ def crowded(seed: int, size: int = 9, agents: int = 30):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(resolution="hard"), "resolution must be one of soft, shield, sequential, got 'hard'"),
+    (dict(resolution="hard"),
+     "resolution must be one of soft, shield, sequential, central, got 'hard'"),
     (dict(resolution=SHIELD, search=0), "search needs at least 1 candidate, got 0"),
     (dict(resolution=SHIELD, path_weight=-1.0), "the path weight must be >= 0"),
     (dict(resolution=SOFT, path_weight=0.5), "a path weight only shapes rankings of actions "
@@ -49,7 +51,10 @@ def test_a_bad_rule_is_refused_with_one_message(kwargs, message) -> None:
 
 
 def test_rules_name_what_they_are_and_what_planners_must_share() -> None:
-    assert names() == [SOFT, SHIELD, SEQUENTIAL] and SOFT_RULE == StepRule()
+    assert names() == [SOFT, SHIELD, SEQUENTIAL, CENTRAL] and SOFT_RULE == StepRule()
+    # The central resolution needs the fleet's coordinator: not offered to marlgpt eval.
+    assert names(fleet=False) == [SOFT, SHIELD, SEQUENTIAL]
+    assert StepRule(CENTRAL, search=16).planned and not StepRule(SHIELD).planned
     assert all(r.summary for r in RESOLUTIONS.values())
     assert not SOFT_RULE.ranks and StepRule(SHIELD).ranks
     assert StepRule(SHIELD, 0.5, 16).label() == "shield, path 0.5, search 16"

@@ -177,6 +177,61 @@ def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, r
     assert len(stats["turns"]) >= steps and max(stats["turns"]) > 1
 
 
+#: The central resolution with a patient first step: the coordinator process may join the
+#: fleet after the planners on a loaded machine, and every step is to follow its plan here.
+CENTRAL = dict(GREEDY, **{"fleet_protocol.resolution": "central",
+                          "fleet_protocol.plan_timeout": 15.0})
+
+
+def test_a_central_fleet_moves_exactly_as_the_expert(tmp_path, ros_env, monkeypatch) -> None:
+    """The coordinator plans every step with the expert and the planners follow: the fleet's
+    steps are those of ``marlgpt eval --policy expert`` on the same instance, over DDS."""
+    from marlgpt_planner.fleet_config import read_map
+    from marlgpt_planner.grid import render_grid
+    from marlgpt_training.benchmark.episode import run_episode
+    from marlgpt_training.benchmark.mapset import Instance
+    from marlgpt_training.policies.expert import ExpertPolicy
+
+    steps, watched = 30, {}
+    summary, run = run_fleet(tmp_path, ros_env, monkeypatch, steps + 2, planner=CENTRAL,
+                             during=lambda run, watcher: watched.update(watcher.steps))
+    assert {s.executable for s in run.specs} == {"loopback_sim", "coordinator", "planner"}
+    assert summary["collisions"]["total"] == 0
+    pogema = summary["pogema"]
+    assert pogema["checked_steps"] >= steps and pogema["mismatches"] == 0
+    instance = Instance("maze_17x17", 0, 4, steps, render_grid(read_map(MAZE.read_text())))
+    trace = []
+    offline = run_episode(instance, ExpertPolicy(), trace=trace)
+    for step in range(1, steps + 1):
+        fleet_cells = [[c.row, c.col] for c in watched[step].to_cells]
+        assert fleet_cells == trace[step - 1].tolist(), f"step {step} differs"
+    assert sum(pogema["goals_per_step"][:steps]) == offline.goals > 0
+    stats = json.loads((tmp_path / "run" / "robot1.stats.json").read_text())
+    assert stats["planned_proposals"] >= steps and stats["searched_steps"] == 0
+    assert summary["coordinator"]["planned_steps"] >= steps
+
+
+def test_a_central_fleet_goes_on_when_its_coordinator_dies(tmp_path, ros_env,
+                                                          monkeypatch) -> None:
+    killed = {}
+
+    def kill_coordinator(run, watcher):
+        if watcher.last >= 5 and not killed:
+            run.kill("marlgpt_coordinator")
+            killed["at"] = watcher.last
+
+    summary, run = run_fleet(
+        tmp_path, ros_env, monkeypatch, 0, planner=dict(CENTRAL, **{
+            "fleet_protocol.plan_timeout": 1.0}), during=kill_coordinator,
+        until=lambda watcher: killed and watcher.last >= killed["at"] + 12,
+        waiting_for="12 steps after the coordinator was killed")
+    assert summary["collisions"]["total"] == 0 and summary["lost_robots"] == []
+    stats = json.loads((tmp_path / "run" / "robot1.stats.json").read_text())
+    assert stats["planned_proposals"] >= 4 and stats["unplanned_proposals"] >= 10
+    # Steps without a plan are settled as the shield fleet settles them, search included.
+    assert stats["searched_steps"] >= 10
+
+
 def test_the_runner_picks_the_shipped_sequential_model_for_a_sequential_fleet(capsys) -> None:
     import argparse
 

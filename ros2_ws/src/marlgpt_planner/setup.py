@@ -9,6 +9,8 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
+    # The expert's C++ source, compiled on first use (marlgpt_planner.expert.native).
+    package_data={PACKAGE + ".expert": ["pibt.cpp"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
@@ -20,7 +22,7 @@ setup(
         ("lib/" + PACKAGE, ["scripts/build_engine.sh"]),
     ],
     install_requires=["setuptools"],
-    zip_safe=True,
+    zip_safe=False,
     maintainer="marlgpt maintainers",
     maintainer_email="maintainers@marlgpt.dev",
     description="MARL-GPT multi-robot planner for ROS 2 (robot runtime).",
@@ -30,5 +32,6 @@ setup(
         "planner = marlgpt_planner.ros.node:main",
         "wait_for_nav2 = marlgpt_planner.ros.nav2_ready:main",
         "jetbot_base = marlgpt_planner.ros.jetbot_base:main",
+        "coordinator = marlgpt_planner.ros.coordinator:main",
     ]},
 )

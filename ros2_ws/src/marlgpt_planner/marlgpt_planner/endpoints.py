@@ -89,6 +89,8 @@ def planner_endpoints(params: Dict[str, Any], robots: Sequence[str], fleet: Sequ
                (TOPIC, PUBLISH, p["markers_topic"]), (TOPIC, PUBLISH, DIAGNOSTICS_TOPIC)]
     wanted += [(TOPIC, SUBSCRIBE, state_topic(p, r)) for r in fleet]
     wanted.append((TOPIC, SUBSCRIBE, p["fleet_protocol.step_topic"]))
+    if p["fleet_protocol.resolution"] == "central":
+        wanted.append((TOPIC, SUBSCRIBE, p["fleet_protocol.plan_topic"]))
     if p["map.source"] == "topic":
         wanted.append((TOPIC, SUBSCRIBE, p["map.topic"]))
     for robot in robots:
@@ -97,6 +99,20 @@ def planner_endpoints(params: Dict[str, Any], robots: Sequence[str], fleet: Sequ
                    (TOPIC, SUBSCRIBE, robot_topic(robot, GOAL_POSE_TOPIC)),
                    (SERVICE, REPLY, robot_topic(robot, SET_GOAL_SERVICE)),
                    (ACTION, CALL, robot_topic(robot, p["nav.action"]))]
+    return _unique(Endpoint(kind, direction, resolve(name, namespace))
+                   for kind, direction, name in wanted)
+
+
+def coordinator_endpoints(params: Dict[str, Any], namespace: str = "/") -> List[Endpoint]:
+    """What the fleet coordinator (``ros/coordinator.py``) uses, with its validated
+    parameters, besides what every node has: every robot's states, the step topic and the map
+    (``map.source: topic``) to read, the plans to publish."""
+    p = params
+    wanted = [(TOPIC, SUBSCRIBE, state_topic(p, r)) for r in p["fleet"]]
+    wanted += [(TOPIC, SUBSCRIBE, p["fleet_protocol.step_topic"]),
+               (TOPIC, PUBLISH, p["fleet_protocol.plan_topic"])]
+    if p["map.source"] == "topic":
+        wanted.append((TOPIC, SUBSCRIBE, p["map.topic"]))
     return _unique(Endpoint(kind, direction, resolve(name, namespace))
                    for kind, direction, name in wanted)
 

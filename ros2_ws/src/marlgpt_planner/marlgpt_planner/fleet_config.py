@@ -14,6 +14,8 @@ import yaml
 
 from marlgpt_planner.grid import parse_grid, render_grid
 from marlgpt_planner.lattice import Lattice
+from marlgpt_planner.parameters import COORDINATOR_PARAMETERS
+from marlgpt_planner.step_rule import CENTRAL
 
 
 def package_share() -> Path:
@@ -96,6 +98,7 @@ class FleetDescription:
         self.prefix = str(data.get("prefix", "robot"))
         self.planner_parameters: Dict[str, Any] = dict(data.get("planner") or {})
         self.sim_parameters: Dict[str, Any] = dict(data.get("sim") or {})
+        self.coordinator_parameters: Dict[str, Any] = dict(data.get("coordinator") or {})
         self.robots = self._robots(data.get("robots", 4))
 
     @classmethod
@@ -209,22 +212,44 @@ class FleetDescription:
         return NodeSpec("marlgpt_sim", "loopback_sim", "loopback_sim", "marlgpt_sim.loopback", "",
                         params)
 
+    @property
+    def central(self) -> bool:
+        """The planners follow a fleet coordinator's plans
+        (``fleet_protocol.resolution: central``)."""
+        return self.planner_parameters.get("fleet_protocol.resolution") == CENTRAL
+
+    def coordinator(self, extra: Optional[Dict[str, Any]] = None) -> NodeSpec:
+        """The fleet coordinator (a fleet computer's expert planning every step): the
+        planners' lattice, map and fleet protocol, the expert seeded with the fleet's seed,
+        then the description's ``coordinator`` parameters."""
+        params = dict(self.lattice_parameters(), fleet=self.ids, **{"expert.seed": self.seed})
+        shared = {name for name, _ in COORDINATOR_PARAMETERS}
+        params.update({k: v for k, v in dict(self.planner_parameters, **(extra or {})).items()
+                       if k in shared and k not in ("stats_file", "tick_rate")})
+        params.update(self.coordinator_parameters)
+        return NodeSpec("marlgpt_planner", "marlgpt_coordinator", "coordinator",
+                        "marlgpt_planner.ros.coordinator", "", params)
+
     def nodes(self, sim: str = "loopback") -> List[NodeSpec]:
         """What ``maze.launch.py sim:=SIM`` starts: the loopback simulator and a planner per
         robot; with Gazebo or real robots, the planners alone, reading the fleet's map as a
         static grid and each robot's pose as the description's ``pose`` says (TF by default:
         Nav2's AMCL localizing every robot on the one saved maze map), unless the
-        description's ``planner`` parameters say otherwise."""
+        description's ``planner`` parameters say otherwise. A fleet under the central
+        resolution gets its coordinator too (on real robots: start it on the fleet
+        computer, launch/README.md)."""
         if sim not in SIMS:
             raise FleetError(f"sim must be one of {SIMS}, got {sim!r}")
         if sim == "loopback":
-            return [self.simulator()] + [self.planner(r) for r in self.ids]
+            coordinator = [self.coordinator()] if self.central else []
+            return [self.simulator()] + coordinator + [self.planner(r) for r in self.ids]
         if self.goals == "pogema":
             raise FleetError(f"{self.source}: goals: pogema needs the loopback simulator; use "
                              "goals: generator with sim " + sim)
         robot_side = {"map.source": "static", "map.static": render_grid(self.obstacles)}
         robot_side.update(self.planner_parameters)
-        return [self.planner(r, robot_side) for r in self.ids]
+        coordinator = [self.coordinator(robot_side)] if self.central else []
+        return coordinator + [self.planner(r, robot_side) for r in self.ids]
 
 
 def read_map(text: str) -> np.ndarray:

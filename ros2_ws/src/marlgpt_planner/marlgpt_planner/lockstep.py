@@ -17,6 +17,10 @@ included) and asks it what may happen next. Step ``s`` (from 1) runs:
 4. **move**: each planner sends its robots to their resolved cells and reports ``ARRIVED``
    (or ``TIMED_OUT`` with the cell it ended in), which is step ``s + 1``'s start.
 
+Under the central resolution (:mod:`marlgpt_planner.central`) a fleet computer plans step
+``s`` from the same start reports and each planner's proposal leads with its robot's planned
+move; step 3 is the shield's, which settles a followed plan exactly as planned.
+
 Under the sequential resolution (:mod:`marlgpt_planner.sequential`) step 2 runs in turns:
 a robot proposes when its turn comes, its ranking made knowing the cells claimed by the
 robots served before it. Every planner replays the step from the proposals it has
@@ -64,6 +68,7 @@ class Report(NamedTuple):
     ranking: Tuple[int, ...] = ()
     map_digest: str = ""
     step_rule: str = ""
+    planned: bool = False  # the ranking leads with the fleet coordinator's plan
 
 
 class Turn(NamedTuple):
@@ -327,8 +332,11 @@ class LockStep:
     def _can_search(self, fields: Optional[DistanceFields], map_digest: str,
                     proposals: Sequence[Report], blockers: Sequence[Cell]) -> bool:
         """Search only on a grid every proposal agrees on, in which lost robots' cells are
-        closed (so no searched step can enter one)."""
+        closed (so no searched step can enter one), and on no step a robot follows the fleet
+        coordinator's plan in (the search could choose another step than the plan)."""
         if not self.rule.searches or fields is None or not map_digest:
+            return False
+        if any(p.planned for p in proposals):
             return False
         agreement = self.rule.agreement()
         if any(p.map_digest != map_digest or p.step_rule != agreement for p in proposals):

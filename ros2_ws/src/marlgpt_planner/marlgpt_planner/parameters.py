@@ -13,6 +13,7 @@ import numbers
 from collections import abc
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from marlgpt_planner.expert import pibt
 from marlgpt_planner.policy import BACKENDS
 from marlgpt_planner.step_rule import SHIELD, StepRule
 from marlgpt_planner.step_rule import names as resolutions
@@ -39,9 +40,25 @@ PARAMETERS: Tuple[Tuple[str, Any], ...] = (
     ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", SHIELD),
     ("fleet_protocol.search", 16),
     ("fleet_protocol.state_topic", "/fleet/state"), ("fleet_protocol.step_topic", "/fleet/step"),
+    ("fleet_protocol.plan_topic", "/fleet/plan"), ("fleet_protocol.plan_timeout", 1.0),
     ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 20.0),
 )
 DEFAULTS: Dict[str, Any] = dict(PARAMETERS)
+
+#: The fleet coordinator's parameters (``ros2 run marlgpt_planner coordinator``): the
+#: planners' names for what it shares with them, and its expert's settings.
+_SHARED = ("fleet", "lattice.origin", "lattice.cell_size", "lattice.rows", "lattice.cols",
+           "lattice.yaw", "map.source", "map.topic", "map.static", "map.occupied_threshold",
+           "map.occupied_fraction", "map.unknown_fraction", "map.unknown_policy",
+           "fleet_protocol.lost_after", "fleet_protocol.startup_timeout",
+           "fleet_protocol.state_topic", "fleet_protocol.step_topic",
+           "fleet_protocol.plan_topic", "stats_file", "tick_rate")
+COORDINATOR_PARAMETERS: Tuple[Tuple[str, Any], ...] = tuple(
+    (name, DEFAULTS[name]) for name in _SHARED) + (
+    ("expert.seed", 0), ("expert.candidates", pibt.CANDIDATES), ("expert.horizon", pibt.HORIZON),
+    ("expert.noise", pibt.NOISE), ("expert.window", pibt.WINDOW),
+    ("expert.iterations", pibt.ITERATIONS), ("expert.group", pibt.GROUP),
+)
 
 POSE_SOURCES = ("tf", "amcl", "slam", "topic")
 POSE_TYPES = ("PoseWithCovarianceStamped", "PoseStamped")
@@ -228,6 +245,15 @@ RULES: Dict[str, Rule] = {
     "fleet_protocol.search": integer(1),
     "fleet_protocol.state_topic": text(),
     "fleet_protocol.step_topic": text(),
+    "fleet_protocol.plan_topic": text(),
+    "fleet_protocol.plan_timeout": _NON_NEGATIVE,
+    "expert.seed": integer(0),
+    "expert.candidates": integer(1),
+    "expert.horizon": integer(1),
+    "expert.noise": _NON_NEGATIVE,
+    "expert.window": integer(0),
+    "expert.iterations": integer(0),
+    "expert.group": integer(1),
     "markers_topic": text(),
     "stats_file": text(required=False),
     "tick_rate": _POSITIVE,
@@ -267,17 +293,19 @@ def robots_and_fleet(values: Dict[str, Any], namespace: str) -> Tuple[List[str],
     return robots, fleet
 
 
-def validate(values: Dict[str, Any]) -> Dict[str, Any]:
+def validate(values: Dict[str, Any],
+             parameters: Tuple[Tuple[str, Any], ...] = PARAMETERS) -> Dict[str, Any]:
     """Clean parameter values by name; a missing name takes its default.
 
-    Returns every parameter of :data:`PARAMETERS`, cleaned. Raises :class:`ParameterError`
-    listing every problem, one line each: ``NAME: got VALUE; must be ALLOWED``.
+    Returns every parameter of ``parameters`` (the planner's, or
+    :data:`COORDINATOR_PARAMETERS`), cleaned. Raises :class:`ParameterError` listing every
+    problem, one line each: ``NAME: got VALUE; must be ALLOWED``.
     """
     problems: List[str] = []
     cleaned: Dict[str, Any] = {}
-    for name in sorted(set(values) - set(DEFAULTS)):
+    for name in sorted(set(values) - {name for name, _ in parameters}):
         problems.append(f"{name}: got {values[name]!r}; not a parameter of this node")
-    for name, default in PARAMETERS:
+    for name, default in parameters:
         value = values.get(name, default)
         try:
             cleaned[name] = RULES[name](value)
@@ -291,6 +319,13 @@ def validate(values: Dict[str, Any]) -> Dict[str, Any]:
     if problems:
         raise ParameterError(problems)
     return cleaned
+
+
+def expert_settings(values: Dict[str, Any]) -> Dict[str, Any]:
+    """The coordinator's :class:`~marlgpt_planner.expert.PibtExpert` keywords from its
+    validated parameters (``expert.*``)."""
+    return {name[len("expert."):]: value for name, value in values.items()
+            if name.startswith("expert.")}
 
 
 def step_rule(values: Dict[str, Any]) -> StepRule:

@@ -30,6 +30,7 @@ class Publish(NamedTuple):
     goal: Cell
     action: int = 0
     ranking: Tuple[int, ...] = ()
+    planned: bool = False  # the ranking leads with the fleet coordinator's plan
 
 
 class Go(NamedTuple):
@@ -80,6 +81,7 @@ class Robot:
         self.goal: Optional[Cell] = None  # the goal last reported
         self.action = 0
         self.ranking: Tuple[int, ...] = ()
+        self.planned = False
         #: The step being moved: (step, from cell, to cell, deadline), or None.
         self.moving: Optional[Tuple[int, Cell, Cell, float]] = None
         self.leader: Optional[str] = None  # the robot this one follows this step
@@ -143,21 +145,22 @@ class Robot:
 
     # --- a step -------------------------------------------------------------------------------
     def propose(self, step: int, cell: Cell, goal: Cell, ranking: Sequence[int], now: float,
-                ranks: bool) -> List[Effect]:
+                ranks: bool, planned: bool = False) -> List[Effect]:
         """Propose the first action of ``ranking`` (all of it rides along under a step rule
-        that ranks, :attr:`~marlgpt_planner.step_rule.StepRule.ranks`);
-        with a stale or missing pose the robot proposes to wait."""
+        that ranks, :attr:`~marlgpt_planner.step_rule.StepRule.ranks`; ``planned``: it leads
+        with the fleet coordinator's plan); with a stale or missing pose the robot proposes
+        to wait."""
         effects: List[Effect] = []
         ranking = [int(a) for a in ranking] or [WAIT]
         if not self.pose_fresh(now):
-            ranking = [WAIT]
+            ranking, planned = [WAIT], False
             self.status = HOLDING
             self.message = f"pose is {min(self.pose_age(now), 1e9):.1f} s old: holding"
             effects.append(Log("warning", f"{self.id}: {self.message}"))
         action = ranking[0]
         intended = (cell[0] + int(DELTAS[action][0]), cell[1] + int(DELTAS[action][1]))
         effects.append(self._report(step, PROPOSING, cell, intended, goal, action,
-                                    ranking if ranks else ()))
+                                    ranking if ranks else (), planned))
         return effects
 
     def execute(self, step: int, src: Cell, dst: Cell, leader: Optional[str],
@@ -172,7 +175,7 @@ class Robot:
         self.status, self.message = MOVING, f"moving {src} -> {dst}"
         # The ranking rides along, so a planner that missed the proposal resolves the same.
         effects: List[Effect] = [self._report(step, MOVING, src, dst, self.goal or dst,
-                                              self.action, self.ranking)]
+                                              self.action, self.ranking, self.planned)]
         self.leader = leader
         if leader is None:
             effects.append(Go(step, src, dst))
@@ -230,9 +233,11 @@ class Robot:
         return [Cancel()]
 
     def _report(self, step: int, status: int, current: Cell, intended: Cell, goal: Cell,
-                action: int = 0, ranking: Sequence[int] = ()) -> Publish:
+                action: int = 0, ranking: Sequence[int] = (), planned: bool = False
+                ) -> Publish:
         self.goal = (int(goal[0]), int(goal[1]))
         self.action, self.ranking = int(action), tuple(int(a) for a in ranking)
+        self.planned = bool(planned)
         return Publish(step, status, (int(current[0]), int(current[1])),
                        (int(intended[0]), int(intended[1])), self.goal, self.action,
-                       self.ranking)
+                       self.ranking, self.planned)

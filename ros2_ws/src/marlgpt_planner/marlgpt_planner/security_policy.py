@@ -4,8 +4,10 @@
     python3 -m marlgpt_planner.security_policy --fleet FLEET.yaml --check policy.xml
 
 The policy is SROS2's XML (``<policy version="0.2.0">``, sros2's ``policy.xsd``) with one
-enclave per robot (``/marlgpt/ROBOT``) and a read-only one for a laptop
-(``/marlgpt/monitor``). In a robot's enclave:
+enclave per robot (``/marlgpt/ROBOT``), a read-only one for a laptop (``/marlgpt/monitor``)
+and, for a fleet under the central resolution, one for the fleet computer's coordinator
+(``/marlgpt/coordinator``: the endpoints of
+:func:`~marlgpt_planner.endpoints.coordinator_endpoints`, exactly). In a robot's enclave:
 
 - the planner's profile grants exactly what the planner node uses: the endpoints of
   :func:`~marlgpt_planner.endpoints.planner_endpoints`, from the same parameters the node is
@@ -47,17 +49,21 @@ from marlgpt_planner.endpoints import (
     SUBSCRIBE,
     TOPIC,
     Endpoint,
+    coordinator_endpoints,
     node_endpoints,
     planner_endpoints,
     resolve,
     state_topic,
 )
-from marlgpt_planner.parameters import robots_and_fleet, validate
+from marlgpt_planner.parameters import COORDINATOR_PARAMETERS, robots_and_fleet, validate
 
 POLICY_VERSION = "0.2.0"
 ENCLAVE_ROOT = "/marlgpt"
 MONITOR = "monitor"
 MONITOR_ENCLAVE = f"{ENCLAVE_ROOT}/{MONITOR}"
+COORDINATOR = "coordinator"
+COORDINATOR_ENCLAVE = f"{ENCLAVE_ROOT}/{COORDINATOR}"
+COORDINATOR_MODULE = "marlgpt_planner.ros.coordinator"
 #: The profile ``node`` of every node but the planner: only ``~`` names read it, and these
 #: profiles have none.
 ANY_NODE = "*"
@@ -100,9 +106,10 @@ def planner_specs(fleet, sim: str = "none") -> Dict[str, object]:
     and the fleet runner start; ``none``, real robots, by default), by robot."""
     specs = {spec.namespace: spec for spec in fleet.nodes(sim) if spec.module == PLANNER_MODULE}
     for robot in fleet.ids:
-        if not _ROBOT_ID.fullmatch(robot) or robot == MONITOR:
+        if not _ROBOT_ID.fullmatch(robot) or robot in (MONITOR, COORDINATOR):
             raise PolicyError(f"robot id {robot!r} cannot name an enclave: it must be a letter "
-                              f"then letters, digits or _, and not {MONITOR!r}")
+                              f"then letters, digits or _, and not {MONITOR!r} or "
+                              f"{COORDINATOR!r}")
         if robot not in specs:
             raise PolicyError(f"no planner for {robot} in the fleet's nodes")
     return specs
@@ -116,6 +123,19 @@ def planner_profile(spec) -> Profile:
     grants = planner_endpoints(params, robots, fleet, namespace) + node_endpoints(namespace,
                                                                                   spec.name)
     return Profile(namespace, spec.name, tuple(grants))
+
+
+def coordinator_profile(fleet, sim: str = "none") -> Optional[Profile]:
+    """The fleet coordinator's grants (None: the fleet has none), from the parameters it is
+    started with."""
+    specs = [spec for spec in fleet.nodes(sim) if spec.module == COORDINATOR_MODULE]
+    if not specs:
+        return None
+    spec = specs[0]
+    params = validate(dict(spec.parameters), COORDINATOR_PARAMETERS)
+    namespace = "/" + spec.namespace.strip("/")
+    return Profile(namespace, spec.name, tuple(coordinator_endpoints(params, namespace)
+                                               + node_endpoints(namespace, spec.name)))
 
 
 def stack_profile(robot: str) -> Profile:
@@ -156,7 +176,12 @@ def fleet_enclaves(fleet, sim: str = "none") -> List[Enclave]:
     planners = {robot: planner_profile(specs[robot]) for robot in fleet.ids}
     enclaves = [Enclave(robot_enclave(robot), (planners[robot], stack_profile(robot)))
                 for robot in fleet.ids]
-    enclaves.append(Enclave(MONITOR_ENCLAVE, (monitor_profile(planners.values()),)))
+    coordinator = coordinator_profile(fleet, sim)
+    publishers = list(planners.values())
+    if coordinator is not None:
+        enclaves.append(Enclave(COORDINATOR_ENCLAVE, (coordinator,)))
+        publishers.append(coordinator)
+    enclaves.append(Enclave(MONITOR_ENCLAVE, (monitor_profile(publishers),)))
     return enclaves
 
 
@@ -384,6 +409,10 @@ def check_policy(text: str, fleet, sim: str = "none") -> List[str]:
             problems += _check_robot(found[path], wanted[path], robot, fleet.ids, own_state)
     if MONITOR_ENCLAVE in found:
         problems += _check_monitor(found[MONITOR_ENCLAVE], wanted[MONITOR_ENCLAVE])
+    if COORDINATOR_ENCLAVE in found and COORDINATOR_ENCLAVE in wanted:
+        (profile,) = wanted[COORDINATOR_ENCLAVE].profiles
+        problems += _exact(found[COORDINATOR_ENCLAVE], profile, "the coordinator's profile",
+                           "which the coordinator does not use")
     return problems
 
 
@@ -478,8 +507,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.out:
         Path(args.out).write_text(text)
         print(f"wrote {args.out}: enclaves "
-              + ", ".join(robot_enclave(r) for r in fleet.ids) + f", {MONITOR_ENCLAVE}",
-              file=sys.stderr)
+              + ", ".join(robot_enclave(r) for r in fleet.ids) + f", {MONITOR_ENCLAVE}"
+              + (f", {COORDINATOR_ENCLAVE}" if fleet.central else ""), file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

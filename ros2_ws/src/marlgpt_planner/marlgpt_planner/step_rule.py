@@ -16,6 +16,12 @@ the command line. A rule is a resolution, by name, and the options it reads:
   (:mod:`marlgpt_planner.sequential`, a learned PIBT; the policy must read encoder version
   3). ``path_weight`` and ``search`` as for the shield; the search's first candidate is the
   sequential step.
+* ``central`` (the fleet only): a fleet computer plans every step with the expert
+  (:mod:`marlgpt_planner.coordinator`) and each robot's ranking leads with its planned move
+  (:mod:`marlgpt_planner.central`); the step is settled as the shield settles it, which
+  gives exactly the plan when every robot follows it. A robot whose plan did not come in
+  time ranks by its model, so the fleet goes on without the coordinator; the rollout
+  search runs only on steps no robot follows a plan in.
 
 Both parts of a step are here: :meth:`StepRule.choose` turns a policy's logits into what an
 agent hands in (one action, or a ranking), and :meth:`StepRule.settle` turns what every
@@ -37,7 +43,7 @@ from marlgpt_planner.sequential import Decide, sequential_step
 from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
 
-SOFT, SHIELD, SEQUENTIAL = "soft", "shield", "sequential"
+SOFT, SHIELD, SEQUENTIAL, CENTRAL = "soft", "shield", "sequential", "central"
 Rankings = List[List[int]]
 
 
@@ -99,6 +105,10 @@ class Resolution(NamedTuple):
     #: a model of this encoder version or later.
     in_turn: bool = False
     min_encoder_version: int = 1
+    #: A fleet computer's plan leads the rankings (fleet_protocol.resolution only: a run
+    #: without the fleet coordinator has no plan; ``marlgpt eval --policy expert`` plays the
+    #: coordinator's steps).
+    planned: bool = False
 
 
 RESOLUTIONS: Dict[str, Resolution] = {r.name: r for r in (
@@ -111,6 +121,9 @@ RESOLUTIONS: Dict[str, Resolution] = {r.name: r for r in (
                "the cells claimed before it (a learned PIBT; encoder v3 models)", True,
                ("path_weight", "search"), _settle_sequential, in_turn=True,
                min_encoder_version=3),
+    Resolution(CENTRAL, "a fleet computer plans each step with the expert; rankings lead with "
+               "the plan, settled as by the shield (fleet only)", True,
+               ("path_weight", "search"), _settle_shield, planned=True),
 )}
 
 #: What each option does, for the message refusing it under a resolution that ignores it.
@@ -151,7 +164,8 @@ class StepRule:
         used = {"path_weight": bool(self.path_weight), "search": self.search > 1}
         for option, text in _OPTION_TEXT.items():
             if used[option] and option not in self.mode.options:
-                readers = [r.name for r in RESOLUTIONS.values() if option in r.options]
+                readers = [r.name for r in RESOLUTIONS.values()
+                           if option in r.options and not r.planned]
                 return f"{text} (--resolution {' or '.join(readers)})"
         return None
 
@@ -185,6 +199,11 @@ class StepRule:
             raise ValueError(f"{model} reads encoder v{version}, without the claim tokens "
                              f"--resolution {self.resolution} needs (v{needed}); train one on "
                              f"data from 'marlgpt generate --claims', or use shield or soft")
+
+    @property
+    def planned(self) -> bool:
+        """The fleet coordinator's plan leads the rankings (``central``)."""
+        return self.mode.planned
 
     @property
     def searches(self) -> bool:
@@ -265,6 +284,7 @@ class StepRule:
 SOFT_RULE = StepRule(SOFT)
 
 
-def names() -> List[str]:
-    """The resolutions' names, for --help and parameter checks."""
-    return list(RESOLUTIONS)
+def names(fleet: bool = True) -> List[str]:
+    """The resolutions' names, for --help and parameter checks (``fleet=False``: those a run
+    without the fleet coordinator can use, as ``marlgpt eval``)."""
+    return [name for name, mode in RESOLUTIONS.items() if fleet or not mode.planned]

@@ -9,6 +9,7 @@ fleet's steps on ``/fleet/step`` with a live progress line, stops everything aft
 by the simulator, decision and pipeline latency p50/p99) and an animation of the run.
 """
 import argparse
+import copy
 import json
 import os
 import signal
@@ -36,17 +37,24 @@ class FleetRun:
     def __init__(self, fleet: FleetDescription, out: Path, sim: str = "loopback",
                  planner: Optional[Dict] = None, sim_params: Optional[Dict] = None,
                  env: Optional[Dict[str, str]] = None) -> None:
-        self.fleet = fleet
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.env = dict(env if env is not None else os.environ, PYTHONUNBUFFERED="1")
-        # What maze.launch.py starts (fleet.nodes), plus this run's outputs and overrides.
+        # The planner overrides are the description's own (a central fleet's coordinator
+        # shares its fleet protocol), then what maze.launch.py starts (fleet.nodes), plus
+        # this run's outputs.
+        planner = dict(planner or {})
+        fleet = copy.copy(fleet)
+        fleet.planner_parameters = dict(fleet.planner_parameters, **planner)
+        self.fleet = fleet
         self.specs: List[NodeSpec] = []
         for spec in fleet.nodes(sim):
             if spec.executable == "loopback_sim":
                 extra = dict({"summary_file": str(self.out / "sim.json"),
                               "animation_file": str(self.out / "animation.svg")},
                              **(sim_params or {}))
+            elif spec.executable == "coordinator":
+                extra = {"stats_file": str(self.out / "coordinator.stats.json")}
             else:
                 extra = dict({"stats_file": str(self.out / f"{spec.namespace}.stats.json")},
                              **(planner or {}))
@@ -120,6 +128,10 @@ class FleetRun:
         pogema = sim.get("pogema", {})
         if pogema.get("lockstep"):
             goals = int(pogema.get("goals_reached", goals))
+        coordinator = _read_json(self.out / "coordinator.stats.json")
+        extra = {} if coordinator is None else {"coordinator": {
+            "planned_steps": coordinator.get("planned_steps", 0),
+            "plan_latency_ms": _percentiles(coordinator.get("plan_ms", []))}}
         return {
             "robots": len(self.fleet.ids), "steps": steps, "goals_reached": goals,
             "throughput": goals / steps if steps else 0.0,
@@ -130,7 +142,7 @@ class FleetRun:
             "pogema": pogema, "seconds": round(seconds, 2),
             "exit_seconds": getattr(self, "exit_seconds", {}),
             "map": str(self.fleet.map_path), "model": str(self.fleet.model),
-            "animation": str(self.out / "animation.svg"),
+            "animation": str(self.out / "animation.svg"), **extra,
         }
 
 

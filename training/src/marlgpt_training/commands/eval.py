@@ -41,11 +41,12 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--sample", action="store_true",
                         help="trained models: sample actions from the policy (seeded per "
                         "episode) instead of taking the most likely one")
-    parser.add_argument("--resolution", choices=step_rule.names(), default=step_rule.SOFT,
+    parser.add_argument("--resolution", choices=step_rule.names(fleet=False),
+                        default=step_rule.SOFT,
                         help="how conflicting moves of one step are settled (the fleet's step "
                         "rule, docs/planner.md): "
                         + "; ".join(f"{r.name}: {r.summary}"
-                                    for r in step_rule.RESOLUTIONS.values())
+                                    for r in step_rule.RESOLUTIONS.values() if not r.planned)
                         + ". POGEMA referees the settled step. With shield, --policy bfs is "
                         "plain PIBT (default: %(default)s)")
     parser.add_argument("--path-weight", type=float, default=0.0, metavar="W",

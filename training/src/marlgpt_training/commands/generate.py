@@ -94,7 +94,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         "(MAPF-GPT-DDG style; docs/data.md)")
     delta.add_argument("--from-model", type=Path, default=None, metavar="MODEL.onnx",
                        help="the exported model to roll out (pogema-lmapf only)")
-    delta.add_argument("--resolution", choices=step_rule.names(), default=step_rule.SHIELD,
+    delta.add_argument("--resolution", choices=step_rule.names(fleet=False),
+                       default=step_rule.SHIELD,
                        help="how the model's rollout settles conflicts (default: %(default)s)")
     delta.add_argument("--sample", action="store_true",
                        help="the model samples its actions (default: greedy)")

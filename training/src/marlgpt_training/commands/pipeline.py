@@ -49,7 +49,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "optim.batch_size=2048 (repeatable)")
     parser.add_argument("--probe-steps", type=int, default=20, metavar="N",
                         help="training steps of the speed probe (default: %(default)s)")
-    parser.add_argument("--resolution", choices=step_rule.names(), default=step_rule.SHIELD,
+    parser.add_argument("--resolution", choices=step_rule.names(fleet=False),
+                        default=step_rule.SHIELD,
                         help="how the evaluation settles steps; sequential trains a model for "
                         "the sequential resolution: its data records the claims each robot "
                         "sees in turn (encoder v3), and --init may be a model of an older "

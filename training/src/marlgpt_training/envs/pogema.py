@@ -29,6 +29,7 @@ import numpy as np
 from marlgpt_planner import step_rule
 from marlgpt_planner.actions import DELTAS, moves
 from marlgpt_planner.encoder import ENCODER_NAME, Encoder, GridState, Observation
+from marlgpt_planner.expert import PibtExpert, pibt
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.sequential import sequential_step
 from marlgpt_planner.shield import GoalAges
@@ -36,7 +37,6 @@ from marlgpt_planner.soft_rule import resolve
 from marlgpt_training.data.maps import make_map
 from marlgpt_training.data.records import EpisodeRecord
 from marlgpt_training.envs import common
-from marlgpt_training.expert import PibtExpert, pibt
 
 NAME = "pogema-lmapf"
 SUMMARY = "POGEMA lifelong multi-agent path finding (the robots' task)"

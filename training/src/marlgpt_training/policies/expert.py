@@ -8,7 +8,7 @@ from typing import Dict, Union
 import numpy as np
 
 from marlgpt_planner.encoder import GridState
-from marlgpt_training.expert import PibtExpert, pibt
+from marlgpt_planner.expert import PibtExpert, pibt
 from marlgpt_training.policies.base import GridPolicy
 
 #: The expert's settings a policy spec may change, with their type and least value.

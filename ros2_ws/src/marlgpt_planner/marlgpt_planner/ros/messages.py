@@ -6,8 +6,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import OccupancyGrid
 
 from marlgpt_msgs.msg import Cell as CellMsg
-from marlgpt_msgs.msg import FleetStep, RobotState
+from marlgpt_msgs.msg import FleetPlan, FleetStep, RobotState
 from marlgpt_planner import lockstep
+from marlgpt_planner.central import Plan
 from marlgpt_planner.lattice import Lattice, coarsen, quaternion_to_yaw
 from marlgpt_planner.robot import Publish, Robot
 
@@ -37,6 +38,7 @@ def robot_state(robot: Robot, effect: Publish, frame: str, stamp,
     msg.header.stamp, msg.header.frame_id = stamp, frame
     msg.robot_id, msg.step, msg.status = robot.id, effect.step, effect.status
     msg.action, msg.ranking = effect.action, list(effect.ranking)
+    msg.planned = effect.planned
     msg.current_cell, msg.intended_cell = cell_msg(effect.current), cell_msg(effect.intended)
     msg.goal_cell = cell_msg(effect.goal)
     msg.goals_reached = robot.goals.reached
@@ -52,7 +54,7 @@ def report(msg: RobotState) -> lockstep.Report:
                            (msg.intended_cell.row, msg.intended_cell.col),
                            (msg.goal_cell.row, msg.goal_cell.col), msg.goals_reached,
                            tuple(int(a) for a in msg.ranking), msg.map_digest,
-                           msg.step_rule)
+                           msg.step_rule, bool(msg.planned))
 
 
 def fleet_step(outcome: lockstep.Outcome, stamp) -> FleetStep:
@@ -68,6 +70,23 @@ def fleet_step(outcome: lockstep.Outcome, stamp) -> FleetStep:
     msg.moved = [outcome.moved[i] for i in order]
     msg.lost_robot_ids = list(outcome.lost)
     return msg
+
+
+def fleet_plan(plan: Plan, stamp) -> FleetPlan:
+    """The coordinator's plan of a step."""
+    msg = FleetPlan()
+    msg.header.stamp = stamp
+    msg.header.frame_id = "grid"
+    msg.step, msg.map_digest = plan.step, plan.map_digest
+    msg.robot_ids = list(plan.cells)
+    msg.to_cells = [cell_msg(cell) for cell in plan.cells.values()]
+    return msg
+
+
+def plan(msg: FleetPlan) -> Plan:
+    """A received plan, as :mod:`marlgpt_planner.central` reads it."""
+    return Plan(int(msg.step), {r: (int(c.row), int(c.col))
+                                for r, c in zip(msg.robot_ids, msg.to_cells)}, msg.map_digest)
 
 
 def diagnostics(robots: Sequence[Robot], fleet: lockstep.LockStep, now: float, stamp,

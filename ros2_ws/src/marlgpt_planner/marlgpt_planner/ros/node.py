@@ -10,11 +10,9 @@ of ending the node (:func:`~marlgpt_planner.ros.process.run_node`). Goals from o
 in through :class:`~marlgpt_planner.ros.goal_input.GoalInput`, poses through
 :class:`~marlgpt_planner.ros.pose_input.PoseInput`.
 """
-import json
 import math
 import time
 import traceback
-from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -24,9 +22,10 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
-from marlgpt_msgs.msg import FleetStep, RobotState
+from marlgpt_msgs.msg import FleetPlan, FleetStep, RobotState
 from marlgpt_planner import lockstep
 from marlgpt_planner.actions import WAIT
+from marlgpt_planner.central import Plan, Plans
 from marlgpt_planner.decisions import Decider
 from marlgpt_planner.endpoints import DIAGNOSTICS_TOPIC, robot_topic, state_topic
 from marlgpt_planner.goals import Goals, goal_problem
@@ -39,7 +38,7 @@ from marlgpt_planner.ros import markers, messages
 from marlgpt_planner.ros.goal_input import GoalInput
 from marlgpt_planner.ros.nav_client import NavigationClient
 from marlgpt_planner.ros.pose_input import PoseInput, pose_timeout
-from marlgpt_planner.ros.process import run_node
+from marlgpt_planner.ros.process import run_node, write_json
 from marlgpt_planner.ros.qos import FLEET_QOS, LATCHED
 
 #: Seconds an exception keeps the diagnostics at ERROR.
@@ -97,6 +96,13 @@ class PlannerNode(Node):
         step_topic = p["fleet_protocol.step_topic"]
         self.step_pub = self.create_publisher(FleetStep, step_topic, FLEET_QOS)
         self.create_subscription(FleetStep, step_topic, self._on_fleet_step, FLEET_QOS)
+        # The central resolution: the fleet coordinator's plans lead the rankings.
+        self.plans = Plans(p["fleet_protocol.plan_timeout"])
+        self._pending: List[Tuple[Driver, List[int]]] = []  # rankings waiting for the plan
+        self._pending_since = 0.0
+        if self.fleet.rule.planned:
+            self.create_subscription(FleetPlan, p["fleet_protocol.plan_topic"],
+                                     lambda msg: self._advance(messages.plan(msg)), FLEET_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, p["markers_topic"], 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
 
@@ -244,9 +250,13 @@ class PlannerNode(Node):
                            + driver.pose_input.why_not())
         if now - self._last_diagnostics >= 1.0:
             self._last_diagnostics = now
-            self._publish_diagnostics(now)
+            self._publish_outputs(now)
 
-    def _advance(self) -> None:
+    def _advance(self, plan: Optional[Plan] = None) -> None:
+        """Take the protocol as far as it goes now (``plan``: one just heard from the fleet
+        coordinator)."""
+        if plan is not None:
+            self.plans.receive(plan)
         now = time.monotonic()
         for driver in self.drivers.values():
             robot = driver.robot
@@ -264,6 +274,8 @@ class PlannerNode(Node):
             self._propose()
         if self.fleet.rule.in_turn:
             self._take_turn()
+        if self._pending:
+            self._propose_pending(now)
         if self.fleet.can_resolve():
             encoder = self.decider.encoder  # this step's grid, lost robots' cells closed
             self._execute(self.fleet.resolve(None if encoder is None else encoder.fields,
@@ -307,11 +319,33 @@ class PlannerNode(Node):
             rankings = [[WAIT]] * len(ours)
         self.stats["decision_ms"].append((time.perf_counter() - started) * 1e3)
         now = time.monotonic()
+        if self.fleet.rule.planned:  # central: propose once the plan is in (or late)
+            self._pending = [(d, list(r)) for d, r in zip(ours, rankings)]
+            self._pending_since = self._step_ready_at if self._step_ready_at is not None \
+                else now
+            self._propose_pending(now)
+            return
         ranks = self.fleet.rule.ranks
         for driver, ranking in zip(ours, rankings):
             cell, goal = self.fleet.positions[driver.robot.id], self.fleet.goals[driver.robot.id]
             self._apply(driver, driver.robot.propose(self.fleet.step, cell, goal, ranking, now,
                                                      ranks))
+
+    def _propose_pending(self, now: float) -> None:
+        """Central: the robots' rankings, led by the coordinator's plan, once the plan for
+        this step is in, or it is late (:meth:`~marlgpt_planner.central.Plans.waiting`)."""
+        step = self.fleet.step
+        if self.plans.waiting(step, self._pending_since, now):
+            return
+        pending, self._pending = self._pending, []
+        for driver, ranking in pending:
+            if driver.robot.lost or self.fleet.proposed(driver.robot.id):
+                continue
+            cell, goal = self.fleet.positions[driver.robot.id], self.fleet.goals[driver.robot.id]
+            ranking, planned = self.plans.lead(step, driver.robot.id, cell, ranking,
+                                               self.map_digest)
+            self._apply(driver, driver.robot.propose(step, cell, goal, ranking, now, True,
+                                                     planned))
 
     def _execute(self, outcome: lockstep.Outcome, now: float) -> None:
         if self.fleet.disagreeing:
@@ -332,7 +366,7 @@ class PlannerNode(Node):
         if self._step_ready_at is not None and outcome.step > 1:  # step 1 includes start-up
             self.stats["pipeline_ms"].append((time.monotonic() - self._step_ready_at) * 1e3)
         self._step_ready_at = None
-        self._publish_markers(outcome)
+        self._publish_outputs(now, outcome)
         if outcome.step % 50 == 0:
             self._write_stats()
 
@@ -368,20 +402,20 @@ class PlannerNode(Node):
         self.fleet.receive(messages.report(msg), time.monotonic())
 
     # --- outputs for people ---------------------------------------------------------------------
-    def _publish_markers(self, outcome: lockstep.Outcome) -> None:
-        ours = [r for r in outcome.robot_ids if r in self.drivers]
-        goals = {r: self.fleet.goals.get(r) for r in ours}
-        self.marker_pub.publish(markers.fleet_markers(
-            self.lattice, outcome, ours, goals, self.params["nav.frame"],
-            self.get_clock().now().to_msg()))
-
-    def _publish_diagnostics(self, now: float) -> None:
+    def _publish_outputs(self, now: float, outcome: Optional[lockstep.Outcome] = None) -> None:
+        """The step's markers (with ``outcome``), else the robots' diagnostics."""
+        stamp = self.get_clock().now().to_msg()
+        if outcome is not None:
+            ours = [r for r in outcome.robot_ids if r in self.drivers]
+            goals = {r: self.fleet.goals.get(r) for r in ours}
+            self.marker_pub.publish(markers.fleet_markers(
+                self.lattice, outcome, ours, goals, self.params["nav.frame"], stamp))
+            return
         fault = self.fault[0] if self.fault and now - self.fault[1] < FAULT_SHOWN else None
         decisions = self.stats["decision_ms"]
         self.diag_pub.publish(messages.diagnostics(
-            [d.robot for d in self.drivers.values()], self.fleet, now,
-            self.get_clock().now().to_msg(), self.obstacles is not None, fault,
-            decisions[-1] if decisions else None))
+            [d.robot for d in self.drivers.values()], self.fleet, now, stamp,
+            self.obstacles is not None, fault, decisions[-1] if decisions else None))
 
     def _write_stats(self) -> None:
         if not self.params["stats_file"]:
@@ -391,12 +425,10 @@ class PlannerNode(Node):
                 "goals_reached": {d.robot.id: d.robot.goals.reached
                                   for d in self.drivers.values()},
                 "lost": list(self.fleet.lost), "errors": self.fault[0] if self.fault else "",
+                "planned_proposals": self.plans.followed,
+                "unplanned_proposals": self.plans.missed,
                 **self.stats}
-        path = Path(self.params["stats_file"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(data))
-        partial.replace(path)
+        write_json(self.params["stats_file"], data)
 
 
 def main(args=None) -> None:

@@ -6,8 +6,10 @@ so a node stopped by the fleet runner (or Ctrl-C) always gets to write its outpu
 exception raised by a callback while spinning does not end the process: ``on_error`` hears
 about it (the planner logs it and reports it on /diagnostics) and spinning goes on.
 """
+import json
 import signal
 import sys
+from pathlib import Path
 from typing import Callable, Optional, Tuple, Type
 
 import rclpy
@@ -52,3 +54,12 @@ def run_node(factory: Callable[[], "rclpy.node.Node"], name: str,
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
+
+
+def write_json(path: str, data: dict) -> None:
+    """Write ``data`` as JSON to ``path`` whole: readers never see a half-written file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(target)

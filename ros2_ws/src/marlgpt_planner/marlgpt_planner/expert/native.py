@@ -1,8 +1,10 @@
 """Build and load the expert's C++ library from this directory's own source.
 
-The library is compiled with the system's g++ on first use and kept in ``_build/`` under a
-name that carries the source's hash, so an edited source is rebuilt and concurrent workers
-never load a half-written file (each compiles to a temporary name and renames it).
+The library is compiled with the system's g++ on first use and kept in ``_build/`` beside
+the source (or, where the package is installed read-only, in ``$MARLGPT_CACHE`` or
+``~/.cache/marlgpt``) under a name that carries the source's hash, so an edited source is
+rebuilt and concurrent workers never load a half-written file (each compiles to a temporary
+name and renames it).
 """
 import ctypes
 import hashlib
@@ -20,9 +22,19 @@ CXXFLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra"]
 _LIBRARY = None
 
 
+def build_dir() -> Path:
+    """Where the library is kept: ``_build/`` beside the source when that can be written,
+    else a cache directory."""
+    if os.access(HERE, os.W_OK):
+        return BUILD_DIR
+    cache = os.environ.get("MARLGPT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                             "marlgpt")
+    return Path(cache) / "expert"
+
+
 def library_path() -> Path:
     digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(CXXFLAGS).encode()).hexdigest()[:16]
-    return BUILD_DIR / f"libmarlgpt_pibt-{digest}.so"
+    return build_dir() / f"libmarlgpt_pibt-{digest}.so"
 
 
 def build() -> Path:
@@ -34,8 +46,8 @@ def build() -> Path:
     if shutil.which(compiler) is None:
         raise RuntimeError(f"the expert needs a C++ compiler: {compiler} not found "
                            "(apt-get install g++)")
-    BUILD_DIR.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=BUILD_DIR)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
         result = subprocess.run([compiler, *CXXFLAGS, "-o", tmp, str(SOURCE)],

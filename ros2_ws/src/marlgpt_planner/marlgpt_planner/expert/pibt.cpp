@@ -1,5 +1,6 @@
 // Lifelong PIBT expert for 4-connected grids (priority inheritance with backtracking,
-// Okumura et al.), used by marlgpt_training.expert through ctypes.
+// Okumura et al.), used by marlgpt_planner.expert through ctypes (the training data's
+// expert and the fleet coordinator).
 //
 // Every step it returns each agent's next cell such that no two agents share a cell and no
 // two swap cells: POGEMA's soft collision rule then executes every move as planned.

@@ -4,7 +4,7 @@ from typing import Tuple
 import numpy as np
 
 from marlgpt_planner.actions import DELTAS, WAIT
-from marlgpt_training.expert import native
+from marlgpt_planner.expert import native
 
 #: The expert's search by default: candidate first steps per step, rollout length, priority
 #: jitter (chosen on the first 8 instances of both benchmark sets; docs/expert.md).
