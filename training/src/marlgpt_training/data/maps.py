@@ -1,4 +1,4 @@
-"""Training maps: mazes and random obstacle maps, always connected.
+"""Training maps: mazes, random obstacle maps and warehouses, always connected.
 
 POGEMA's own random maps are not connected, and in lifelong MAPF an agent trapped in a pocket
 with its goal scores a goal every step; every map made here keeps only its largest 4-connected
@@ -8,7 +8,7 @@ import numpy as np
 
 from marlgpt_planner.grid import UNREACHABLE, bfs_distances, neighbour_table
 
-MAP_KINDS = ("mazes", "random")
+MAP_KINDS = ("mazes", "random", "warehouse")
 
 
 def largest_component(obstacles: np.ndarray) -> np.ndarray:
@@ -70,6 +70,24 @@ def maze_map(height: int, width: int, rng: np.random.Generator, loops: float = 0
     return largest_component(obstacles)
 
 
+def warehouse_map(height: int, width: int, rng: np.random.Generator,
+                  margin: int = 2) -> np.ndarray:
+    """A warehouse floor: blocks of shelves two cells deep (each shelf cell faces an aisle),
+    3 to 6 cells long, with one-cell aisles between block rows, two-cell aisles between block
+    columns and an open ``margin`` around them (the stations' side). Block lengths are drawn
+    per column of blocks, so no two maps are alike; a map too small for one block is open."""
+    obstacles = np.zeros((height, width), dtype=bool)
+    col = margin
+    while True:
+        length = int(rng.integers(3, 7))
+        if col + length > width - margin:
+            break
+        for row in range(margin, height - margin - 1, 3):  # 2 shelf rows, 1 aisle row
+            obstacles[row:row + 2, col:col + length] = True
+        col += length + 2
+    return largest_component(obstacles)
+
+
 def make_map(kind: str, height: int, width: int, rng: np.random.Generator,
              density: float = 0.2) -> np.ndarray:
     """A connected training map of ``kind`` (one of ``MAP_KINDS``)."""
@@ -77,4 +95,6 @@ def make_map(kind: str, height: int, width: int, rng: np.random.Generator,
         return maze_map(height, width, rng)
     if kind == "random":
         return random_map(height, width, density, rng)
+    if kind == "warehouse":
+        return warehouse_map(height, width, rng)
     raise ValueError(f"unknown map kind {kind!r}: choose from {', '.join(MAP_KINDS)}")
