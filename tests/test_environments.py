@@ -40,4 +40,4 @@ def test_every_entry_describes_its_own_generator() -> None:
         assert generator.token_layout()["encoder"] == env.encoder
         assert env.summary and env.evaluation and env.score_unit and len(env.package) == 3
     assert ENV_NAME == envs.POGEMA and not envs.get(ENV_NAME).vector
-    assert [n for n in envs.names() if envs.get(n).vector] == [envs.LBF, envs.GRF]
+    assert [n for n in envs.names() if envs.get(n).vector] == [envs.LBF, envs.GRF, envs.RWARE]

@@ -1,5 +1,5 @@
 """``marlgpt eval``: score a policy on a POGEMA lifelong benchmark map set, in Level-Based
-Foraging or in Google Research Football."""
+Foraging, in Google Research Football or in the multi-robot warehouse."""
 import argparse
 import json
 import sys
@@ -16,17 +16,20 @@ DEFAULT_MAP_SET = "../shared/benchmarks/pogema-lmapf/02-mazes"
 def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser = sub.add_parser(
         "eval",
-        help="score a policy on a POGEMA benchmark map set (or in LBF or Football: --env)",
+        help="score a policy on a POGEMA benchmark map set (or in LBF, Football or RWARE: "
+        "--env)",
         description="Run a policy on every instance and agent count of a map set in the POGEMA "
         "benchmark's format, with the benchmark's settings (seed, on_target restart, soft "
         "collisions, its episode length), and print its throughput beside the set's published "
         "reference results on the same instances. Score = mean over agent counts of the mean "
-        "throughput over instances (the benchmark's aggregate). With --env lbf or grf: seeded "
-        "episodes of Level-Based Foraging or Google Research Football, scored by the team "
-        "return or by win rate and goal difference per scenario.",
+        "throughput over instances (the benchmark's aggregate). With --env lbf, grf or rware: "
+        "seeded episodes of Level-Based Foraging, Google Research Football or the multi-robot "
+        "warehouse, scored by the team return, by win rate and goal difference per scenario, "
+        "or by deliveries per step.",
         epilog="example: marlgpt eval --policy bfs --map-set "
         "../shared/benchmarks/pogema-lmapf/02-mazes --agents 8,32 --max-instances 8 "
-        "--json out.json;  marlgpt eval --env grf --policy expert --episodes 48",
+        "--json out.json;  marlgpt eval --env grf --policy expert --episodes 48;  marlgpt eval "
+        "--env rware --rware-size tiny --agents 2,4 --policy greedy --episodes 40",
     )
     parser.add_argument("--policy", required=True,
                         help="a built-in policy: random (uniform actions), bfs (follow the "
@@ -67,18 +70,24 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "grf: Google Research Football, --episodes episodes over --scenarios "
                         "in turn, win rate and goal difference per scenario (policies: expert, "
                         "the scripted expert; builtin, the game's own AI; random; or a "
-                        "checkpoint) (default: %(default)s)")
+                        "checkpoint); rware: the multi-robot warehouse, --episodes seeded "
+                        "episodes over every --rware-size and --agents pair in turn, deliveries "
+                        "per step (policies: expert, greedy, random or a checkpoint) "
+                        "(default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=100, metavar="N",
-                        help="lbf, grf: number of episodes (default: %(default)s)")
+                        help="lbf, grf, rware: number of episodes (default: %(default)s)")
     parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",
                         help="grf: scenarios, played in turn (default: the paper's four: "
                         "academy_pass_and_shoot_with_keeper, academy_corner, "
                         "academy_counterattack_easy, 11_vs_11_easy_stochastic)")
+    parser.add_argument("--rware-size", type=_str_list, default=None, metavar="SIZE,SIZE",
+                        help="rware: warehouse sizes from tiny, small, medium, large "
+                        "(default: tiny)")
     parser.add_argument("--map-set", type=Path, metavar="DIR",
                         help="map set directory (maps.yaml + *-lmapf.yaml), e.g. "
                         + DEFAULT_MAP_SET)
     parser.add_argument("--agents", type=_int_list, default=None, metavar="N,N,...",
-                        help="agent counts to run (default: the set's own)")
+                        help="agent counts to run (default: the set's own; rware: 2,4)")
     parser.add_argument("--max-instances", type=int, default=None, metavar="N",
                         help="run only the first N instances of the set (default: all)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",

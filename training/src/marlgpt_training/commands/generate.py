@@ -39,12 +39,16 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         help="number of episodes (default: %(default)s)")
     parser.add_argument("--env", choices=ENVIRONMENTS, default=envs.POGEMA,
                         help="environment: pogema-lmapf (lifelong MAPF, the options below), "
-                        "lbf (Level-Based Foraging, its own task mix; uses --seed only) or grf "
+                        "lbf (Level-Based Foraging, its own task mix; uses --seed only), grf "
                         "(Google Research Football, the scripted expert playing --scenarios in "
-                        "turn; uses --seed) (default: %(default)s)")
+                        "turn; uses --seed) or rware (the multi-robot warehouse, the warehouse "
+                        "expert; uses --seed, --rware-size and --agents) (default: %(default)s)")
     parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",
                         help="grf: scenarios, episode i plays scenario i mod their number "
                         "(default: the paper's four, see marlgpt eval --help)")
+    parser.add_argument("--rware-size", type=_str_list, default=None, metavar="SIZE,SIZE",
+                        help="rware: warehouse sizes from tiny, small, medium, large, drawn per "
+                        "episode (default: tiny)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes (default: the number of CPUs)")
     parser.add_argument("--map-kinds", type=_str_list, default=list(defaults.map_kinds),
@@ -55,9 +59,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--densities", type=_float_list, default=list(defaults.densities),
                         metavar="D,D", help="obstacle densities of random maps "
                         "(default: %(default)s)")
-    parser.add_argument("--agents", type=_int_list, default=list(defaults.agents),
-                        metavar="N,N", help="agent counts, drawn per episode "
-                        "(default: %(default)s)")
+    parser.add_argument("--agents", type=_int_list, default=None,
+                        metavar="N,N", help="agent counts, drawn per episode (default: "
+                        f"{','.join(map(str, defaults.agents))}; rware: 2,4)")
     parser.add_argument("--steps", type=int, default=defaults.steps,
                         help="steps per episode (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None,
@@ -152,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         problems.append("--episodes-per-shard must be at least 1")
     if min(args.sizes) < 4:
         problems.append("--sizes must be at least 4")
-    if min(args.agents) < 1:
+    if args.agents is not None and min(args.agents) < 1:
         problems.append("--agents must be positive")
     if not all(0.0 <= d < 0.6 for d in args.densities):
         problems.append("--densities must lie in [0, 0.6)")

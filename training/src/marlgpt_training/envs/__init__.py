@@ -1,8 +1,8 @@
 """The training side's environments, by name: one registry instead of a dispatch per command.
 
 Each environment is one module of this package (:mod:`~marlgpt_training.envs.pogema`,
-:mod:`~marlgpt_training.envs.lbf`, :mod:`~marlgpt_training.envs.grf`) that defines, at module
-level:
+:mod:`~marlgpt_training.envs.lbf`, :mod:`~marlgpt_training.envs.grf`,
+:mod:`~marlgpt_training.envs.rware`) that defines, at module level:
 
 - ``NAME``: its name (``marlgpt generate/eval --env NAME``, a config's ``data.generate.env``);
 - ``SUMMARY``: what it is, for --help texts;
@@ -24,8 +24,8 @@ level:
 
 ``marlgpt generate``, ``train``, ``eval`` and ``info`` read this registry; a new environment
 (docs/architecture.md, "Where new things go") is one more module and one more line in
-``MODULES``. Heavy imports (pogema, torch, lbforaging, gfootball) happen only when an entry's
-functions run. The environment modules never import this package's ``__init__`` (it imports
+``MODULES``. Heavy imports (pogema, torch, lbforaging, gfootball, rware) happen only when an
+entry's functions run. The environment modules never import this package's ``__init__`` (it imports
 them): they share what they share through :mod:`~marlgpt_training.envs.common`. Nothing their
 evaluations use (policies, model, benchmark) imports an environment (tests/test_imports.py).
 """
@@ -34,16 +34,17 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable, Dict, List, Tuple
 
-from marlgpt_training.envs import grf, lbf, pogema
+from marlgpt_training.envs import grf, lbf, pogema, rware
 
 #: The environment modules, in registry order; the first is the robots' (the one a model file
 #: is exported for).
-MODULES: Tuple[ModuleType, ...] = (pogema, lbf, grf)
+MODULES: Tuple[ModuleType, ...] = (pogema, lbf, grf, rware)
 
 #: The environments' names.
 POGEMA = pogema.NAME
 LBF = lbf.NAME
 GRF = grf.NAME
+RWARE = rware.NAME
 
 
 @dataclass(frozen=True)

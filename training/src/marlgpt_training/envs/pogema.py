@@ -261,7 +261,9 @@ def generator_settings(args: argparse.Namespace) -> dict:
     """``marlgpt generate``'s map, agent, step, seed and expert options."""
     return GeneratorConfig(
         map_kinds=tuple(args.map_kinds), sizes=tuple(args.sizes),
-        densities=tuple(args.densities), agents=tuple(args.agents), steps=args.steps,
+        densities=tuple(args.densities),
+        agents=tuple(args.agents) if args.agents is not None else GeneratorConfig().agents,
+        steps=args.steps,
         seed=args.seed, expert_candidates=args.expert_candidates,
         expert_horizon=args.expert_horizon, expert_window=args.expert_window,
         expert_iterations=args.expert_iterations, ages=args.ages, claims=args.claims).to_json()
