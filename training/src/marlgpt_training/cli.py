@@ -13,6 +13,7 @@ from marlgpt_training.commands import (
     bench_latency,
     compare,
     export,
+    finetune,
     generate,
     info,
     pipeline,
@@ -20,7 +21,8 @@ from marlgpt_training.commands import (
 )
 from marlgpt_training.commands import eval as eval_command
 
-COMMANDS = (bench_latency, compare, eval_command, export, generate, info, pipeline, train)
+COMMANDS = (bench_latency, compare, eval_command, export, finetune, generate, info, pipeline,
+            train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,11 +2,14 @@
 
 ``no_scenarios`` is the one option check of the environments without scenarios; the rest serves
 the environments scored over seeded episodes whose tokens are one vector per agent (``lbf``,
-``grf``): their option checks, the random and model policies, and the results ``--json``
-writes.
+``grf``, ``rware``): their option checks, the random and model policies, the 95 % interval
+of a mean their tables print, and the results ``--json`` writes.
 """
 import argparse
-from typing import Callable, List
+import math
+from typing import Callable, List, Sequence, Tuple
+
+import numpy as np
 
 #: Built-in policies of the vector environments, beside a checkpoint.
 BUILTIN_POLICIES = ("expert", "random", "builtin")
@@ -49,6 +52,13 @@ def model_act(args: argparse.Namespace, env: str, encoder: str) -> Callable:
     from marlgpt_training.policies.model import VectorModel
 
     return VectorModel(args.policy, env, encoder, sample=args.sample)
+
+
+def interval(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and the half-width of its 95 % interval (1.96 standard errors; NaN for one value)."""
+    data = np.asarray(values, dtype=np.float64)
+    half = 1.96 * data.std(ddof=1) / math.sqrt(len(data)) if len(data) > 1 else math.nan
+    return float(data.mean()), float(half)
 
 
 def vector_results(args: argparse.Namespace, scores: dict) -> dict:

@@ -289,12 +289,11 @@ def evaluate(policy: Callable[[], Act], episodes: int,
         if not results:
             continue
         wins = sum(r.win for r in results)
-        diffs = np.array([r.goal_difference for r in results], dtype=np.float64)
-        half = 1.96 * diffs.std(ddof=1) / math.sqrt(len(diffs)) if len(diffs) > 1 else math.nan
+        difference, half = common.interval([r.goal_difference for r in results])
         low, high = wilson(wins, len(results))
         report[scenario] = {"episodes": len(results), "win_rate": wins / len(results),
                             "win_rate_ci95": [low, high],
-                            "goal_difference": float(diffs.mean()), "goal_difference_ci95": half,
+                            "goal_difference": difference, "goal_difference_ci95": half,
                             "steps": float(np.mean([r.steps for r in results])),
                             "paper_expert_win_rate": PAPER_WIN_RATES[scenario][0] / 100,
                             "paper_marl_gpt_win_rate": PAPER_WIN_RATES[scenario][1] / 100}

@@ -161,14 +161,19 @@ def run_episode(task: Tuple[int, int, int], seed: int,
 
 def evaluate(act: Callable[[object, np.ndarray, np.ndarray], np.ndarray], episodes: int,
              seed: int = 10_000) -> Dict[str, float]:
-    """Mean normalised team return over ``episodes`` seeded episodes (tasks in turn)."""
+    """Mean normalised team return over ``episodes`` seeded episodes (tasks in turn), per task
+    and overall (``score``), with each one's 95 % half-width (``NAME_ci95``) and the overall
+    per-episode returns (``returns``, for paired comparisons)."""
     scores: Dict[str, List[float]] = {}
     for k in range(episodes):
         task = TASKS[k % len(TASKS)]
         _, score = run_episode(task, seed + k, act)
         scores.setdefault(f"{task[0]}x{task[0]}-{task[1]}p-{task[2]}f", []).append(score)
-    out = {name: float(np.mean(v)) for name, v in scores.items()}
-    out["score"] = float(np.mean([s for v in scores.values() for s in v]))
+    returns = [s for v in scores.values() for s in v]
+    out: Dict[str, object] = {}
+    for name, values in [*scores.items(), ("score", returns)]:
+        out[name], out[f"{name}_ci95"] = common.interval(values)
+    out["returns"] = [float(s) for s in returns]
     return out
 
 
@@ -206,7 +211,9 @@ def run_eval(args: argparse.Namespace) -> dict:
         scores = evaluate(act, args.episodes)
     except OSError as exc:
         raise ValueError(str(exc)) from exc
-    print(f"lbf: normalised team return over {args.episodes} episodes ({args.policy})")
+    print(f"lbf: normalised team return over {args.episodes} episodes ({args.policy}; mean "
+          "+- 95 % interval)")
     for name, value in scores.items():
-        print(f"  {name:<12} {value:.3f}")
+        if not name.endswith("_ci95") and name != "returns":
+            print(f"  {name:<12} {value:.3f} +- {scores[name + '_ci95']:.3f}")
     return common.vector_results(args, scores)

@@ -29,7 +29,6 @@ reward per step) per task over seeded episodes, mean and 95 % interval (:func:`e
 The registry entry (``marlgpt_training.envs``): the module-level names below.
 """
 import argparse
-import math
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
@@ -210,13 +209,6 @@ class WarehouseGenerator:
 
 # --- evaluation -------------------------------------------------------------------------------
 
-def interval(values: Sequence[float]) -> Tuple[float, float]:
-    """Mean and the half-width of its 95 % interval (1.96 standard errors; NaN for one value)."""
-    data = np.asarray(values, dtype=np.float64)
-    half = 1.96 * data.std(ddof=1) / math.sqrt(len(data)) if len(data) > 1 else math.nan
-    return float(data.mean()), float(half)
-
-
 def evaluate(policy: Callable[[np.random.Generator], Act], episodes: int,
              tasks: Sequence[Task] = (("tiny", 2), ("tiny", 4)), seed: int = 10_000,
              steps: int = MAX_STEPS, progress: Callable[[], None] = lambda: None) -> dict:
@@ -235,7 +227,7 @@ def evaluate(policy: Callable[[np.random.Generator], Act], episodes: int,
     for name, values in [*per_task.items(), ("all", everything)]:
         if not values:
             continue
-        mean, half = interval(values)
+        mean, half = common.interval(values)
         report[name] = {"episodes": len(values), "deliveries_per_step": mean,
                         "deliveries_per_step_ci95": half, "deliveries": mean * steps}
     return report
