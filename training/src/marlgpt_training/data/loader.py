@@ -7,14 +7,21 @@ row's next observation (the same agent one step later) for TD learning. A shard 
 episodes, so the pool is what makes a batch a sample of many episodes, maps and agent counts
 rather than of one shard's. :func:`balanced_batches` interleaves environments so that every
 optimizer step sees the same number of samples from each (task-balanced batches).
+
+With ``preceding`` (an order of agents, for ``loss.mode: icq``) a batch also holds
+``preceding`` and ``next_preceding`` (B, K): the dataset actions of the agents in the row's
+(and its next row's) neighbour slots that come before its agent in the step's order, -1
+elsewhere (:mod:`marlgpt_training.data.preceding`), and ``next_action``, the next row's
+dataset action.
 """
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from marlgpt_training.data.preceding import check_layout, pool_preceding
 from marlgpt_training.data.records import Dataset, DatasetError
 
 
@@ -35,7 +42,8 @@ class BatchStream(IterableDataset):
     """Endless batches of one environment's datasets (``dirs`` must share one token layout)."""
 
     def __init__(self, dirs: Sequence[Path], batch_size: int, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, mix_shards: int = 16) -> None:
+                 world_size: int = 1, mix_shards: int = 16,
+                 preceding: Optional[str] = None) -> None:
         super().__init__()
         if mix_shards < 1:
             raise ValueError(f"mix_shards must be at least 1, got {mix_shards}")
@@ -62,6 +70,9 @@ class BatchStream(IterableDataset):
         self.rank, self.world_size = rank, world_size
         self.indices = {k: torch.tensor(v, dtype=torch.long)
                         for k, v in self.layout["indices"].items()}
+        self.preceding = preceding  # the order of agents in a step, or None
+        if preceding is not None:
+            check_layout(self.layout)
 
     @property
     def rows(self) -> int:
@@ -78,8 +89,16 @@ class BatchStream(IterableDataset):
             mine = [self.shards[i] for i in order[part::parts]] or \
                 [self.shards[order[part % len(order)]]]
             for start in range(0, len(mine), self.mix_shards):
-                pool = pool_shards([ds.load_shard(entry)
-                                    for ds, entry in mine[start:start + self.mix_shards]])
+                loaded = [ds.load_shard(entry)
+                          for ds, entry in mine[start:start + self.mix_shards]]
+                pool = pool_shards(loaded)
+                if self.preceding is not None:
+                    try:
+                        pool["preceding"] = pool_preceding(loaded, self.layout,
+                                                           self.preceding, rng)
+                    except DatasetError as exc:
+                        raise DatasetError(f"{[str(ds.directory) for ds in self.datasets]}: "
+                                           f"{exc}") from None
                 yield from self._batches(pool, rng)
             epoch += 1
 
@@ -87,10 +106,16 @@ class BatchStream(IterableDataset):
         nxt, rows = pool["next"], rng.permutation(len(pool["next"]))
         tokens = torch.from_numpy(pool["tokens"])  # stored dtype (float16): cast per batch
         mask = torch.from_numpy(pool["action_mask"])
+        preceding = pool.get("preceding")
         for start in range(0, len(rows) - self.batch_size + 1, self.batch_size):
             pick = rows[start:start + self.batch_size]
             after = torch.from_numpy(nxt[pick])
             index = torch.from_numpy(pick)
+            extra = {} if preceding is None else {
+                "preceding": torch.from_numpy(preceding[pick].astype(np.int64)),
+                "next_preceding": torch.from_numpy(preceding[nxt[pick]].astype(np.int64)),
+                "next_action": torch.from_numpy(pool["action"][nxt[pick]].astype(np.int64)),
+            }
             yield {
                 "tokens": tokens[index].float(), "next_tokens": tokens[after].float(),
                 "action": torch.from_numpy(pool["action"][pick].astype(np.int64)),
@@ -98,7 +123,7 @@ class BatchStream(IterableDataset):
                 "reward": torch.from_numpy(pool["reward"][pick]),
                 "done": torch.from_numpy(pool["done"][pick]),
                 "env_id": torch.full((len(pick),), self.env_id, dtype=torch.long),
-                **self.indices,
+                **self.indices, **extra,
             }
 
 

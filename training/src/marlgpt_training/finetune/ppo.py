@@ -128,9 +128,8 @@ class PolicyValueNet(nn.Module):
     """The model's forward for PPO: actor logits and critic logits, with the critic branch
     reading the trunk's output detached unless ``trunk_grad`` (``ppo.value_trunk``), so that
     the value loss trains the critic branch alone and the pretrained trunk moves only with
-    the policy loss. DDP wraps this module; checkpoints keep ``model``. (The same sum of
-    embeddings, trunk and branches as ``MarlGpt.forward``, without preceding actions: an ICQ
-    model's critic then reads none, as ``MarlGpt.forward`` does with ``preceding=None``.)"""
+    the policy loss. DDP wraps this module; checkpoints keep ``model``. No preceding actions:
+    an ICQ model's critic then reads none."""
 
     def __init__(self, model: MarlGpt, trunk_grad: bool) -> None:
         super().__init__()
@@ -139,15 +138,8 @@ class PolicyValueNet(nn.Module):
     def forward(self, values: torch.Tensor, attr: torch.Tensor, team: torch.Tensor,
                 agent: torch.Tensor, time: torch.Tensor, env_id: torch.Tensor,
                 critic: bool = True) -> "tuple[torch.Tensor, torch.Tensor]":
-        m = self.model
-        x = (m.value(values.unsqueeze(-1)) + m.attr(attr) + m.team(team) + m.agent(agent)
-             + m.time(time))
-        x = torch.cat([x, m.env(env_id).unsqueeze(1)], dim=1)
-        for block in m.trunk:
-            x = block(x)
-        logits = m.actor(x)
-        q = m.critic(x if self.trunk_grad else x.detach())
-        return logits, q.view(-1, m.config.max_actions, m.config.value_bins)
+        return self.model(values, attr, team, agent, time, env_id, critic=critic,
+                          critic_trunk_grad=self.trunk_grad)
 
 
 def clip_gradients(model: MarlGpt, limit: float) -> torch.Tensor:

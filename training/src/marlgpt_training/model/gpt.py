@@ -7,6 +7,13 @@ one more block over the sequence: the actor reads the environment token's output
 logits over ``max_actions`` padded actions; the critic gives, for every action, logits over
 ``value_bins`` bins spanning [v_min, v_max] (value learning as classification).
 
+With ``preceding_actions`` (set for ``loss.mode: icq``) the critic branch, and only it, also
+reads what the agents before this one in the step's order did: one token per neighbour slot k,
+``E_action[a] + E_agent[k] + E_team[1]``, placed between the trunk's output and the
+environment token (``a`` the slot's dataset action, or a learned "not yet" entry where the
+slot's agent comes later or the slot is empty). The actor never reads them, so the deployed
+policy and the exported graph are unchanged.
+
 Attention has two kernels that compute the same thing: PyTorch's fused
 ``scaled_dot_product_attention`` (training and evaluation: flash / memory-efficient attention
 on GPUs, no (B, H, T, T) matrices kept) and explicit matmul + softmax, which the exported ONNX
@@ -38,9 +45,14 @@ class ModelConfig:
     time_vocab: int = 16
     num_envs: int = 8
     dropout: float = 0.0
+    #: The critic reads the preceding agents' actions (``loss.mode: icq`` turns it on).
+    preceding_actions: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not self.preceding_actions:  # configs and checkpoints from before the key match
+            del out["preceding_actions"]
+        return out
 
 
 #: Named sizes. ``7m`` is the paper's: width 256, 8 heads, 7 shared blocks + 1 per branch.
@@ -131,6 +143,8 @@ class MarlGpt(nn.Module):
         self.trunk = nn.ModuleList(Block(config) for _ in range(config.trunk_layers))
         self.actor = Branch(config, config.max_actions)
         self.critic = Branch(config, config.max_actions * config.value_bins)
+        if config.preceding_actions:  # the last entry: no action known for the slot yet
+            self.preceding = nn.Embedding(config.max_actions + 1, config.width)
         self.register_buffer("bins", torch.linspace(config.v_min, config.v_max, config.value_bins),
                              persistent=False)
         self.apply(self._init)
@@ -148,11 +162,17 @@ class MarlGpt(nn.Module):
 
     def forward(self, values: torch.Tensor, attr: torch.Tensor, team: torch.Tensor,
                 agent: torch.Tensor, time: torch.Tensor, env_id: torch.Tensor,
-                critic: bool = True) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+                critic: bool = True, preceding: Optional[torch.Tensor] = None,
+                critic_trunk_grad: bool = True) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Actor logits (B, max_actions) and critic logits (B, max_actions, bins).
 
         ``values`` (B, T) float; ``attr``/``team``/``agent``/``time`` (B, T) or (T,) int;
         ``env_id`` (B,) int. Logits are unmasked: see :func:`masked_logits`.
+        ``preceding`` (B, K) int: per neighbour slot the action of its agent if it comes
+        before this one in the step's order, -1 otherwise; read by the critic of a model with
+        ``preceding_actions`` only (None there: no preceding action known).
+        ``critic_trunk_grad`` False: the critic reads the trunk's output detached, so a value
+        loss trains the critic branch alone (``marlgpt finetune``).
         """
         x = (self.value(values.unsqueeze(-1)) + self.attr(attr) + self.team(team)
              + self.agent(agent) + self.time(time))
@@ -162,8 +182,27 @@ class MarlGpt(nn.Module):
         logits = self.actor(x)
         if not critic:
             return logits, None
+        if not critic_trunk_grad:
+            x = x.detach()
+        if self.config.preceding_actions:
+            x = torch.cat([x[:, :-1], self.preceding_tokens(preceding, x), x[:, -1:]], dim=1)
+        elif preceding is not None:
+            raise ValueError("this model's critic reads no preceding actions "
+                             "(model.preceding_actions is off)")
         q = self.critic(x).view(-1, self.config.max_actions, self.config.value_bins)
         return logits, q
+
+    def preceding_tokens(self, preceding: Optional[torch.Tensor], like: torch.Tensor
+                         ) -> torch.Tensor:
+        """(B, K, W) critic tokens of the preceding actions (-1: none known yet)."""
+        if preceding is None:  # nobody before this agent
+            preceding = torch.full((like.shape[0], 0), -1, dtype=torch.long, device=like.device)
+        preceding = preceding.long()
+        action = torch.where(preceding < 0, self.config.max_actions, preceding)
+        slot = torch.arange(1, preceding.shape[1] + 1, device=like.device)
+        team = torch.ones_like(slot)
+        tokens = self.preceding(action) + self.agent(slot) + self.team(team)
+        return tokens.to(like.dtype)
 
     def q_values(self, q_logits: torch.Tensor) -> torch.Tensor:
         """Expected value per action from critic logits: (B, A, bins) -> (B, A)."""

@@ -99,8 +99,11 @@ def parse(raw: dict, where: str = "config") -> TrainConfig:
         if size not in SIZES:
             raise ValueError(f"{where}: model.size {size!r} is not one of {sorted(SIZES)}")
         model = dict(asdict(SIZES[size]), **model)
+    loss = _build(LossConfig, raw.get("loss"), where + ".loss")
+    if loss.mode == "icq":  # ICQ's critic reads the preceding agents' actions
+        model["preceding_actions"] = True
     return TrainConfig(model=_build(ModelConfig, model, where + ".model"),
-                       loss=_build(LossConfig, raw.get("loss"), where + ".loss"),
+                       loss=loss,
                        optim=_build(OptimConfig, raw.get("optim"), where + ".optim"),
                        data=_build(DataConfig, raw.get("data"), where + ".data"),
                        run=_build(RunConfig, raw.get("run"), where + ".run"))

@@ -39,7 +39,8 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
     for name, param in model.named_parameters():
         if param.requires_grad:
             is_matrix = param.dim() >= 2 and not any(
-                key in name for key in ("attr.", "team.", "agent.", "time.", "env."))
+                key in name for key in ("attr.", "team.", "agent.", "time.", "env.",
+                                        "preceding."))
             (decay if is_matrix else plain).append(param)
     groups = [{"params": decay, "weight_decay": config.optim.weight_decay},
               {"params": plain, "weight_decay": 0.0}]
@@ -99,8 +100,10 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.optim.seed)
     groups = group_by_environment(config.data.dirs)
+    order = config.loss.icq_order if config.loss.mode == "icq" else None
     streams = [BatchStream(dirs, config.optim.batch_size, config.optim.seed, env.rank,
-                           env.world_size, config.data.mix_shards) for dirs in groups.values()]
+                           env.world_size, config.data.mix_shards, preceding=order)
+               for dirs in groups.values()]
     encoder = streams[0].layout if len(streams) == 1 else {s.env_name: s.layout for s in streams}
     saved_config = dict(config.to_dict(), encoder=encoder,
                         environments={s.env_name: {"env_id": s.env_id,
@@ -108,9 +111,9 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
                                       for s in streams})
 
     model = MarlGpt(config.model).to(env.device)
-    full = config.loss.mode == "full"
-    target = copy.deepcopy(model).requires_grad_(False) if full else None
-    if not full:  # BC trains no critic: frozen, so DDP finds no parameter without a gradient
+    critic = config.loss.mode in ("full", "icq")
+    target = copy.deepcopy(model).requires_grad_(False) if critic else None
+    if not critic:  # BC trains no critic: frozen, so DDP finds no parameter without a gradient
         model.critic.requires_grad_(False)
     optimizer = make_optimizer(model, config)
     step, consumed = 0, 0
