@@ -8,6 +8,7 @@ from typing import List
 
 from marlgpt_planner import step_rule
 from marlgpt_training import envs
+from marlgpt_training import tasks as task_lists
 from marlgpt_training.commands.generate import _str_list  # generate's --scenarios parser
 
 DEFAULT_MAP_SET = "../shared/benchmarks/pogema-lmapf/02-mazes"
@@ -76,6 +77,9 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "(default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=100, metavar="N",
                         help="lbf, grf, rware: number of episodes (default: %(default)s)")
+    parser.add_argument("--tasks", type=Path, default=None, metavar="YAML",
+                        help="lbf: score on this task file's test list (tasks held out of "
+                        "training: zero-shot), e.g. training/configs/tasks/zero-shot.yaml")
     parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",
                         help="grf: scenarios, played in turn (default: the paper's four: "
                         "academy_pass_and_shoot_with_keeper, academy_corner, "
@@ -114,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     ``--json`` gets what it returns."""
     environment = envs.get(args.env)
     problems = environment.check_eval(args)
+    problems += task_lists.refused(args)
     for problem in problems:
         print(f"marlgpt eval: {problem}", file=sys.stderr)
     if problems:

@@ -8,6 +8,7 @@ from typing import List
 
 from marlgpt_planner import step_rule
 from marlgpt_training import envs
+from marlgpt_training import tasks as task_lists
 from marlgpt_training.data.generate import generate
 from marlgpt_training.data.maps import MAP_KINDS
 from marlgpt_training.data.records import DatasetError
@@ -43,6 +44,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "(Google Research Football, the scripted expert playing --scenarios in "
                         "turn; uses --seed) or rware (the multi-robot warehouse, the warehouse "
                         "expert; uses --seed, --rware-size and --agents) (default: %(default)s)")
+    parser.add_argument("--tasks", type=Path, default=None, metavar="YAML",
+                        help="lbf: draw episodes from this task file's train list only (the "
+                        "held-out test list never enters the data; e.g. "
+                        "training/configs/tasks/zero-shot.yaml)")
     parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",
                         help="grf: scenarios, episode i plays scenario i mod their number "
                         "(default: the paper's four, see marlgpt eval --help)")
@@ -172,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
             problems.append("--window and --keep must be at least 1")
         elif args.steps <= args.window:
             problems.append(f"--steps ({args.steps}) must exceed --window ({args.window})")
+    problems += task_lists.refused(args)
     problems += environment.check_generate(args)
     if args.seed is None:
         args.seed = 1 if args.from_model is not None else GeneratorConfig().seed

@@ -21,10 +21,11 @@ seeded episodes, the tasks in turn (:func:`evaluate`). The registry entry
 import argparse
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from marlgpt_training import tasks as task_lists
 from marlgpt_training.data.records import EpisodeRecord
 from marlgpt_training.envs import common
 from marlgpt_training.expert.foraging import NUM_ACTIONS, action_mask, expert_actions
@@ -94,6 +95,26 @@ def tokens(obs: Sequence[np.ndarray], task: Tuple[int, int, int]) -> np.ndarray:
 @dataclass(frozen=True)
 class ForagingConfig:
     seed: int = 0
+    #: The tasks episodes draw from (``marlgpt generate --tasks``: a task file's train list).
+    tasks: Tuple[Tuple[int, int, int], ...] = TASKS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", tuple(tuple(int(v) for v in t) for t in self.tasks))
+        problem = task_problem(self.tasks)
+        if problem:
+            raise ValueError(problem)
+
+
+def task_problem(tasks: Sequence[Sequence[int]]) -> Optional[str]:
+    """What makes these tasks unplayable here (None: nothing)."""
+    for task in tasks:
+        if len(task) != 3:
+            return f"an lbf task is (field size, players, foods), got {list(task)}"
+        size, players, foods = task
+        if not (5 <= size <= 20 and 1 <= players <= MAX_PLAYERS and 1 <= foods <= MAX_FOODS):
+            return (f"lbf task {list(task)}: field size 5-20, 1-{MAX_PLAYERS} players and "
+                    f"1-{MAX_FOODS} foods (the token layout's slots)")
+    return None if tasks else "no lbf tasks"
 
 
 class ForagingGenerator:
@@ -107,14 +128,16 @@ class ForagingGenerator:
         self.config = config
 
     def settings(self) -> dict:
-        return dict(asdict(self.config), tasks=[list(t) for t in TASKS], max_steps=MAX_STEPS)
+        return dict(asdict(self.config), tasks=[list(t) for t in self.config.tasks],
+                    max_steps=MAX_STEPS)
 
     def token_layout(self) -> dict:
         return layout()
 
     def episode(self, index: int, tokens_: bool = True) -> EpisodeRecord:
         rng = np.random.default_rng([self.config.seed, index])
-        task = TASKS[int(rng.integers(len(TASKS)))]
+        tasks = self.config.tasks
+        task = tasks[int(rng.integers(len(tasks)))]
         seed = int(rng.integers(2**31))
         record, score = run_episode(task, seed, lambda env, toks, mask: expert_actions(env, rng))
         record.episode = index
@@ -160,13 +183,14 @@ def run_episode(task: Tuple[int, int, int], seed: int,
 
 
 def evaluate(act: Callable[[object, np.ndarray, np.ndarray], np.ndarray], episodes: int,
-             seed: int = 10_000) -> Dict[str, float]:
+             seed: int = 10_000, tasks: Sequence[Tuple[int, int, int]] = TASKS
+             ) -> Dict[str, float]:
     """Mean normalised team return over ``episodes`` seeded episodes (tasks in turn), per task
     and overall (``score``), with each one's 95 % half-width (``NAME_ci95``) and the overall
     per-episode returns (``returns``, for paired comparisons)."""
     scores: Dict[str, List[float]] = {}
     for k in range(episodes):
-        task = TASKS[k % len(TASKS)]
+        task = tuple(tasks[k % len(tasks)])
         _, score = run_episode(task, seed + k, act)
         scores.setdefault(f"{task[0]}x{task[0]}-{task[1]}p-{task[2]}f", []).append(score)
     returns = [s for v in scores.values() for s in v]
@@ -184,16 +208,31 @@ def make_generator(settings: dict) -> ForagingGenerator:
 
 
 def generator_settings(args: argparse.Namespace) -> dict:
-    """``marlgpt generate``'s options: the seed only (the task mix is the module's)."""
-    return {"seed": args.seed}
+    """``marlgpt generate``'s options: the seed, and the tasks (the module's mix, or a task
+    file's train list with ``--tasks``)."""
+    settings = {"seed": args.seed}
+    if getattr(args, "tasks", None):
+        settings["tasks"] = tuple(task_lists.load(args.tasks, NAME)["train"])
+    return settings
 
 
 def check_generate(args: argparse.Namespace) -> List[str]:
-    return common.no_scenarios(args)
+    return common.no_scenarios(args) + _task_file_problems(args)
 
 
 def check_eval(args: argparse.Namespace) -> List[str]:
-    return common.check_vector_eval(args, game_ai=False)
+    return common.check_vector_eval(args, game_ai=False) + _task_file_problems(args)
+
+
+def _task_file_problems(args: argparse.Namespace) -> List[str]:
+    if not getattr(args, "tasks", None):
+        return []
+    try:
+        lists = task_lists.load(args.tasks, NAME)
+    except ValueError as exc:
+        return [str(exc)]
+    problem = task_problem(lists["train"] + lists["test"])
+    return [f"--tasks {args.tasks}: {problem}"] if problem else []
 
 
 def run_eval(args: argparse.Namespace) -> dict:
@@ -208,11 +247,14 @@ def run_eval(args: argparse.Namespace) -> dict:
             act = common.random_act(rng)
         else:
             act = common.model_act(args, NAME, ENCODER)
-        scores = evaluate(act, args.episodes)
+        tasks = task_lists.load(args.tasks, NAME)["test"] if getattr(args, "tasks", None) \
+            else TASKS
+        scores = evaluate(act, args.episodes, tasks=tasks)
     except OSError as exc:
         raise ValueError(str(exc)) from exc
+    held_out = f"; the test tasks of {args.tasks}" if getattr(args, "tasks", None) else ""
     print(f"lbf: normalised team return over {args.episodes} episodes ({args.policy}; mean "
-          "+- 95 % interval)")
+          f"+- 95 % interval{held_out})")
     for name, value in scores.items():
         if not name.endswith("_ci95") and name != "returns":
             print(f"  {name:<12} {value:.3f} +- {scores[name + '_ci95']:.3f}")
