@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -34,3 +36,30 @@ def test_the_chart_has_every_line_and_point(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, str(REPO / "scripts" / "plot_scores.py"), "--out",
                           str(out), str(a)], capture_output=True, text=True)
     assert bad.returncode == 2 and "LABEL=FILE" in bad.stderr
+
+
+def test_the_task_chart_has_a_bar_per_task_and_result_with_its_interval(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"10x10-2p-3f": 0.8, "10x10-2p-3f_ci95": 0.1, "6x6-2p-1f": 0.4,
+                             "6x6-2p-1f_ci95": 0.05, "score": 0.6, "score_ci95": 0.05,
+                             "returns": [0.5, 0.7]}))
+    b.write_text(json.dumps({"10x10-2p-3f": 0.2, "10x10-2p-3f_ci95": 0.1, "6x6-2p-1f": 0.1,
+                             "6x6-2p-1f_ci95": 0.05, "score": 0.15, "score_ci95": 0.05}))
+    out = tmp_path / "tasks.svg"
+    script = str(REPO / "scripts" / "plot_tasks.py")
+    run = subprocess.run([sys.executable, script, "--out", str(out), f"multi={a}",
+                          f"single={b}"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    text = out.read_text()
+    heights = [float(h) for h in re.findall(r'<rect x="[^"]+" y="[^"]+" width="[^"]+" '
+                                            r'height="([^"]+)" fill', text)]
+    assert len(heights) == 6 + 2  # 3 groups (2 tasks, the score) x 2 results, 2 legend keys
+    assert heights[0] / heights[1] == pytest.approx(0.8 / 0.2, rel=0.01)
+    assert text.count('stroke="black"/>') == 2 + 6  # the axes, then a whisker per bar
+    for label in ("multi", "single", "10x10-2p-3f", "score"):
+        assert f">{label}<" in text
+    c = tmp_path / "c.json"
+    c.write_text(json.dumps({"per_agents": {}}))
+    bad = subprocess.run([sys.executable, script, "--out", str(out), f"pogema={c}"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "not a task-scored evaluation" in bad.stderr
