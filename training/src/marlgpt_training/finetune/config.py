@@ -1,9 +1,9 @@
 """The fine-tuning config, read from YAML (``training/configs/finetune-*.yaml``)."""
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-import yaml
+from marlgpt_training.train.config import apply_overrides, build_section, read_yaml
 
 SECTIONS = ("env", "init", "settings", "rollout", "ppo", "run")
 
@@ -102,29 +102,6 @@ class FinetuneConfig:
                 raise ValueError(message)
 
 
-def _section(cls, values: Optional[dict], where: str):
-    values = dict(values or {})
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
-    defaults = cls()
-    for key, value in values.items():
-        default = getattr(defaults, key)
-        try:  # YAML reads "3e-4" as a string; numbers follow the field's default type
-            if isinstance(default, bool):
-                if not isinstance(value, bool):
-                    raise ValueError
-            elif isinstance(default, float) and isinstance(value, (str, int)):
-                values[key] = float(value)
-            elif isinstance(default, int) and isinstance(value, str):
-                values[key] = int(value)
-        except ValueError:
-            raise ValueError(f"{where}.{key}: expected a {type(default).__name__}, got "
-                             f"{value!r}") from None
-    return cls(**values)
-
-
 def parse(raw: Optional[dict], where: str = "config") -> FinetuneConfig:
     """A checked :class:`FinetuneConfig` from a dict."""
     raw = dict(raw or {})
@@ -137,43 +114,19 @@ def parse(raw: Optional[dict], where: str = "config") -> FinetuneConfig:
     config = FinetuneConfig(
         env=str(raw.get("env", FinetuneConfig.env)), init=raw.get("init"),
         settings=dict(settings),
-        rollout=_section(RolloutConfig, raw.get("rollout"), where + ".rollout"),
-        ppo=_section(PpoConfig, raw.get("ppo"), where + ".ppo"),
-        run=_section(RunConfig, raw.get("run"), where + ".run"))
+        rollout=build_section(RolloutConfig, raw.get("rollout"), where + ".rollout"),
+        ppo=build_section(PpoConfig, raw.get("ppo"), where + ".ppo"),
+        run=build_section(RunConfig, raw.get("run"), where + ".run"))
     config.check()
     return config
 
 
 def override(raw: dict, items: Sequence[str]) -> dict:
-    """``raw`` with ``section.key=value`` (or ``env=NAME``, ``init=RUN``) overrides applied;
-    values are YAML."""
-    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not section.key=value")
-        section, dot, name = key.partition(".")
-        if not dot:
-            raw[section] = yaml.safe_load(value)
-            continue
-        if not isinstance(raw.get(section, {}), dict):
-            raise ValueError(f"override {item!r}: {section} is not a section")
-        raw.setdefault(section, {})
-        raw[section][name] = yaml.safe_load(value)
-    return raw
+    """``raw`` with ``section.key=value`` overrides, or a whole section or value
+    (``env=NAME``, ``init=RUN``), applied; values are YAML."""
+    return apply_overrides(raw, items, plain=SECTIONS)
 
 
 def load(path: "str | Path", overrides: Sequence[str] = ()) -> FinetuneConfig:
     """Read a YAML config, apply ``overrides``, check it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config {path} not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"config {path} is not valid YAML{at}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"config {path}: expected sections {list(SECTIONS)}")
-    return parse(override(raw, overrides), str(path))
+    return parse(override(read_yaml(path, SECTIONS), overrides), str(path))

@@ -1,5 +1,9 @@
-"""Training configuration, read from YAML (see training/configs/*.yaml)."""
-from dataclasses import asdict, dataclass, field, fields
+"""Training configuration, read from YAML (see training/configs/*.yaml).
+
+:func:`build_section`, :func:`read_yaml` and :func:`apply_overrides` also read the other
+commands' configs (``marlgpt finetune``'s, :mod:`marlgpt_training.finetune.config`).
+"""
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -67,24 +71,66 @@ class TrainConfig:
                 "optim": asdict(self.optim), "data": asdict(self.data), "run": asdict(self.run)}
 
 
-def _build(cls, values: Optional[dict], where: str):
+def build_section(cls, values: Optional[dict], where: str):
+    """The dataclass ``cls`` from a config section: unknown keys refused, numbers following
+    the field's default type (YAML reads "3e-4" as a string), a flag only true or false."""
     values = dict(values or {})
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
-    defaults = {f.name: f.default for f in fields(cls)}
+    defaults = {f.name: None if f.default is MISSING else f.default for f in fields(cls)}
     for key, value in values.items():
         default = defaults.get(key)
-        try:  # YAML reads "3e-4" as a string; numbers follow the field's default type
-            if isinstance(default, float) and isinstance(value, (str, int)):
+        try:
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError
+            elif isinstance(default, float) and isinstance(value, (str, int)):
                 values[key] = float(value)
-            elif isinstance(default, int) and not isinstance(default, bool) \
-                    and isinstance(value, str):
+            elif isinstance(default, int) and isinstance(value, str):
                 values[key] = int(value)
         except ValueError:
-            raise ValueError(f"{where}.{key}: expected a number, got {value!r}") from None
+            raise ValueError(f"{where}.{key}: expected a {type(default).__name__}, got "
+                             f"{value!r}") from None
     return cls(**values)
+
+
+def read_yaml(path: "str | Path", sections: Sequence[str]) -> dict:
+    """A config file's mapping of ``sections``; a clear error for a missing file, bad YAML
+    (with its line) or a file that is not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config {path} not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise ValueError(f"config {path} is not valid YAML{at}: "
+                         f"{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"config {path}: expected sections ({', '.join(sections)}), "
+                         f"got {type(raw).__name__}")
+    return raw
+
+
+def apply_overrides(raw: dict, items: Sequence[str], plain: Sequence[str] = ()) -> dict:
+    """``raw`` with ``section.key=value`` overrides (YAML values) applied; keys in ``plain``
+    are set whole (``key=value``)."""
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if sep and not dot and key in plain:
+            raw[key] = yaml.safe_load(value)
+            continue
+        if not sep or not dot:
+            raise ValueError(f"override {item!r} is not section.key=value")
+        if not isinstance(raw.get(section, {}), dict):
+            raise ValueError(f"override {item!r}: {section} is not a section")
+        raw.setdefault(section, {})[name] = yaml.safe_load(value)
+    return raw
 
 
 def parse(raw: dict, where: str = "config") -> TrainConfig:
@@ -99,36 +145,17 @@ def parse(raw: dict, where: str = "config") -> TrainConfig:
         if size not in SIZES:
             raise ValueError(f"{where}: model.size {size!r} is not one of {sorted(SIZES)}")
         model = dict(asdict(SIZES[size]), **model)
-    loss = _build(LossConfig, raw.get("loss"), where + ".loss")
+    loss = build_section(LossConfig, raw.get("loss"), where + ".loss")
     if loss.mode == "icq":  # ICQ's critic reads the preceding agents' actions
         model["preceding_actions"] = True
-    return TrainConfig(model=_build(ModelConfig, model, where + ".model"),
+    return TrainConfig(model=build_section(ModelConfig, model, where + ".model"),
                        loss=loss,
-                       optim=_build(OptimConfig, raw.get("optim"), where + ".optim"),
-                       data=_build(DataConfig, raw.get("data"), where + ".data"),
-                       run=_build(RunConfig, raw.get("run"), where + ".run"))
+                       optim=build_section(OptimConfig, raw.get("optim"), where + ".optim"),
+                       data=build_section(DataConfig, raw.get("data"), where + ".data"),
+                       run=build_section(RunConfig, raw.get("run"), where + ".run"))
 
 
 def load(path: "str | Path", overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a YAML config; ``overrides`` are ``section.key=value`` strings (YAML values)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config {path} not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise ValueError(f"config {path} is not valid YAML{at}: "
-                         f"{getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"config {path}: expected sections (model, loss, optim, data, run), "
-                         f"got {type(raw).__name__}")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not sep or not dot:
-            raise ValueError(f"override {item!r} is not section.key=value")
-        raw.setdefault(section, {})
-        raw[section][name] = yaml.safe_load(value)
-    return parse(raw, str(path))
+    raw = read_yaml(path, ("model", "loss", "optim", "data", "run"))
+    return parse(apply_overrides(raw, overrides), str(path))
