@@ -21,23 +21,13 @@ import numpy as np
 import yaml
 
 from marlgpt_planner.grid import render_grid
+from marlgpt_training.commands.generate import _int_list  # generate's --agents parser
 from marlgpt_training.data.maps import MAP_KINDS, make_map
 
 #: The shared sets' episode settings (01-random, 02-mazes).
 ENVIRONMENT = {"collision_system": "soft", "max_episode_steps": 128, "name": "Environment",
                "observation_type": "POMAPF", "on_target": "restart", "seed": 0,
                "with_animation": False}
-
-
-def _ints(text: str) -> List[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 8,16,32, got {text!r}") \
-            from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
 
 
 def make_set(kind: str, maps: int, size: int, agents: List[int], seed: int, out: Path,
@@ -74,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--maps", type=int, default=32, help="maps (default: %(default)s)")
     parser.add_argument("--size", type=int, default=25, help="side in cells (default: "
                         "%(default)s)")
-    parser.add_argument("--agents", type=_ints, default=[8, 16, 24, 32, 48, 64],
+    parser.add_argument("--agents", type=_int_list, default=[8, 16, 24, 32, 48, 64],
                         metavar="N,N", help="agent counts (default: the shared sets' 8-64)")
     parser.add_argument("--density", type=float, default=0.2,
                         help="random maps: obstacle density (default: %(default)s)")
@@ -84,8 +74,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the set's directory; its "
                         "name names the set")
     args = parser.parse_args(argv)
-    if args.maps < 1 or args.size < 5:
-        parser.error("--maps must be >= 1 and --size >= 5")
+    if args.maps < 1 or args.size < 5 or min(args.agents) < 1:
+        parser.error("--maps and --agents must be >= 1 and --size >= 5")
     try:
         path = make_set(args.kind, args.maps, args.size, args.agents, args.seed, args.out,
                         args.density)

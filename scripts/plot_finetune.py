@@ -15,9 +15,11 @@ import math
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from svg_chart import HEIGHT, WIDTH, frame, y_grid  # scripts/svg_chart.py
+
 from marlgpt_training.envs.common import interval
 
-WIDTH, HEIGHT, MARGIN = 640, 400, 56
+MARGIN = 56
 TRAIN, SMOOTH, EVAL = "#9ecae1", "#1f77b4", "#d62728"
 
 
@@ -65,21 +67,9 @@ def svg(updates: List[dict], evaluations: List[dict], title: str, smooth: int) -
     def y(v: float) -> float:
         return y0 - (y0 - y1) * max(0.0, v) / top
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-           f'font-family="sans-serif" font-size="12">',
-           f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-           f'<text x="{WIDTH / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
-           f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="black"/>',
-           f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="black"/>',
-           f'<text x="{(x0 + x1) / 2}" y="{HEIGHT - 12}" text-anchor="middle">agent-steps of '
-           f'online experience</text>',
-           f'<text x="14" y="{(y0 + y1) / 2}" text-anchor="middle" '
-           f'transform="rotate(-90 14 {(y0 + y1) / 2})">score</text>']
+    out = frame(title, x0, y0, x1, y1, "agent-steps of online experience", "score")
+    out += y_grid(top, x0, x1, y)
     for k in range(6):
-        v = top * k / 5
-        out.append(f'<line x1="{x0 - 4}" y1="{y(v):.1f}" x2="{x1}" y2="{y(v):.1f}" '
-                   f'stroke="#eee"/><text x="{x0 - 6}" y="{y(v) + 4:.1f}" '
-                   f'text-anchor="end">{v:.2f}</text>')
         s = right * k / 5
         out.append(f'<text x="{x(s):.1f}" y="{y0 + 16}" text-anchor="middle">'
                    f'{s / 1000:.0f}k</text>')

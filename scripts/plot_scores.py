@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-WIDTH, HEIGHT, MARGIN = 640, 400, 56
+from svg_chart import HEIGHT, WIDTH, frame, y_grid  # scripts/svg_chart.py
+
+MARGIN = 56
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#7f7f7f", "#17becf"]
 
@@ -46,23 +48,10 @@ def svg(lines: List[Series], title: str) -> str:
     def y(v: float) -> float:
         return y0 - (y0 - y1) * v / top
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-           f'font-family="sans-serif" font-size="12">',
-           f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-           f'<text x="{WIDTH / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
-           f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="black"/>',
-           f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="black"/>',
-           f'<text x="{(x0 + x1) / 2}" y="{HEIGHT - 12}" text-anchor="middle">agents</text>',
-           f'<text x="14" y="{(y0 + y1) / 2}" text-anchor="middle" '
-           f'transform="rotate(-90 14 {(y0 + y1) / 2})">throughput (goals per step)</text>']
+    out = frame(title, x0, y0, x1, y1, "agents", "throughput (goals per step)")
     for n in counts:
         out.append(f'<text x="{x(n):.1f}" y="{y0 + 16}" text-anchor="middle">{n}</text>')
-    steps = 5
-    for k in range(steps + 1):
-        v = top * k / steps
-        out.append(f'<line x1="{x0 - 4}" y1="{y(v):.1f}" x2="{x1}" y2="{y(v):.1f}" '
-                   f'stroke="#ddd"/><text x="{x0 - 6}" y="{y(v) + 4:.1f}" '
-                   f'text-anchor="end">{v:.1f}</text>')
+    out += y_grid(top, x0, x1, y, decimals=1, colour="#ddd")
     for index, (label, points, dashed) in enumerate(lines):
         colour = COLOURS[index % len(COLOURS)]
         path = " ".join(f"{x(n):.1f},{y(points[n]):.1f}" for n in counts if n in points)

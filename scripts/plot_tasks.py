@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-WIDTH, HEIGHT, MARGIN = 640, 400, 56
+from svg_chart import HEIGHT, WIDTH, frame, y_grid  # scripts/svg_chart.py
+
+MARGIN = 56
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#7f7f7f"]
 
 Bars = Tuple[str, Dict[str, Tuple[float, float]]]  # label, task -> (mean, half-width)
@@ -38,19 +40,8 @@ def svg(series: List[Bars], title: str) -> str:
     def y(value: float) -> float:
         return MARGIN + plot_h * (1 - value / top)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-           'font-family="sans-serif" font-size="12">',
-           f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-           f'<text x="{WIDTH / 2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
-           f'<line x1="{MARGIN}" y1="{MARGIN + plot_h}" x2="{MARGIN + plot_w}" '
-           f'y2="{MARGIN + plot_h}" stroke="black"/>',
-           f'<line x1="{MARGIN}" y1="{MARGIN}" x2="{MARGIN}" y2="{MARGIN + plot_h}" '
-           'stroke="black"/>']
-    for k in range(6):
-        value = top * k / 5
-        out.append(f'<line x1="{MARGIN - 4}" y1="{y(value):.1f}" x2="{MARGIN + plot_w}" '
-                   f'y2="{y(value):.1f}" stroke="#eee"/><text x="{MARGIN - 6}" '
-                   f'y="{y(value) + 4:.1f}" text-anchor="end">{value:.2f}</text>')
+    out = frame(title, MARGIN, MARGIN + plot_h, MARGIN + plot_w, MARGIN)
+    out += y_grid(top, MARGIN, MARGIN + plot_w, y)
     for t, task in enumerate(tasks):
         left = MARGIN + t * group + group * 0.1
         out.append(f'<text x="{left + group * 0.4:.1f}" y="{MARGIN + plot_h + 16}" '

@@ -24,10 +24,9 @@ from marlgpt_training.model.losses import LossConfig, compute_losses, icq_weight
 from marlgpt_training.train import config as config_module
 from tests.conftest import REPO
 
-# Small POGEMA episodes, the expert without LNS (fast); 6 agents on 9x9 see each other.
-SMALL_DATA = ["--sizes", "9", "--agents", "4,6", "--steps", "12", "--episodes-per-shard", "2",
-              "--no-progress", "--workers", "1", "--expert-iterations", "0"]
-MODEL = {"width": 32, "heads": 2, "trunk_layers": 1, "branch_layers": 1}
+# The trainer tests' small POGEMA episodes (the expert without LNS: fast; 6 agents on 9x9
+# see each other) and model.
+from tests.test_training import MODEL, SMALL_DATA
 
 
 @pytest.fixture(scope="module")
