@@ -1,4 +1,6 @@
 """The C++ PIBT expert: legal, collision-free moves that the soft rule executes unchanged."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -156,3 +158,17 @@ def test_the_cost_benchmark_times_each_setting_on_the_same_maps(tmp_path) -> Non
     assert [line.split(":")[0] for line in lines] == ["expert", "expert"]
     assert lines[0].startswith("expert:iterations=0: ") and "(2 maps)" in lines[1]
     assert all("ms per step at 6 agents" in line for line in lines)
+
+
+def test_a_read_only_install_builds_the_library_in_the_cache(tmp_path, monkeypatch) -> None:
+    from marlgpt_planner.expert import native
+
+    assert native.build_dir() == native.BUILD_DIR  # the source tree here can be written
+    writable = native.os.access
+    monkeypatch.setattr(native.os, "access", lambda path, mode: False
+                        if Path(path) == native.HERE else writable(path, mode))
+    monkeypatch.setenv("MARLGPT_CACHE", str(tmp_path / "cache"))
+    assert native.build_dir() == tmp_path / "cache" / "expert"
+    library = native.build()
+    assert library.parent == tmp_path / "cache" / "expert" and library.is_file()
+    assert library.name == native.library_path().name  # the same source version's name

@@ -177,10 +177,11 @@ def test_a_sequential_fleet_decides_in_turns_exactly_as_marlgpt_eval(tmp_path, r
     assert len(stats["turns"]) >= steps and max(stats["turns"]) > 1
 
 
-#: The central resolution with a patient first step: the coordinator process may join the
-#: fleet after the planners on a loaded machine, and every step is to follow its plan here.
+#: The central resolution with patient steps: the coordinator process may join the fleet
+#: long after the planners on a loaded machine, and every step is to follow its plan here
+#: (the robots wait only while no plan has come yet or the coordinator answers).
 CENTRAL = dict(GREEDY, **{"fleet_protocol.resolution": "central",
-                          "fleet_protocol.plan_timeout": 15.0})
+                          "fleet_protocol.plan_timeout": 60.0})
 
 
 def test_a_central_fleet_moves_exactly_as_the_expert(tmp_path, ros_env, monkeypatch) -> None:
