@@ -34,6 +34,10 @@ def security() -> list:
     if os.environ.get("ROS_SECURITY_ENABLE") != "true":
         return []
     keystore = os.environ.get("ROS_SECURITY_KEYSTORE", "")
+    preset = os.environ.get("ROS_SECURITY_ENCLAVE_OVERRIDE")
+    if preset and preset != COORDINATOR_ENCLAVE:
+        raise RuntimeError(f"ROS_SECURITY_ENCLAVE_OVERRIDE={preset} on the fleet computer, "
+                           f"whose coordinator's enclave is {COORDINATOR_ENCLAVE}")
     folder = os.path.join(keystore, "enclaves", COORDINATOR_ENCLAVE.strip("/"))
     if not keystore or not os.path.isfile(os.path.join(folder, "permissions.p7s")):
         raise RuntimeError(

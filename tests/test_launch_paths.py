@@ -276,5 +276,15 @@ def test_the_fleet_computer_starts_the_coordinator_of_a_central_fleet(shares, tm
         dry_run(COORDINATOR, {}, shares)
     monkeypatch.setenv("ROS_SECURITY_ENABLE", "true")
     monkeypatch.setenv("ROS_SECURITY_KEYSTORE", str(tmp_path / "keystore"))
+    monkeypatch.delenv("ROS_SECURITY_ENCLAVE_OVERRIDE", raising=False)
     with pytest.raises(RuntimeError, match="enclave /marlgpt/coordinator is not in the"):
+        dry_run(COORDINATOR, {"fleet": str(fleet)}, shares)
+    enclave = tmp_path / "keystore" / "enclaves" / "marlgpt" / "coordinator"
+    enclave.mkdir(parents=True)
+    (enclave / "permissions.p7s").write_text("signed")
+    started = dry_run(COORDINATOR, {"fleet": str(fleet)}, shares)
+    assert [(s.executable, s.arguments) for s in started if s.kind == "env"] == [
+        ("ROS_SECURITY_ENCLAVE_OVERRIDE", ["/marlgpt/coordinator"])]
+    monkeypatch.setenv("ROS_SECURITY_ENCLAVE_OVERRIDE", "/marlgpt/monitor")
+    with pytest.raises(RuntimeError, match="whose coordinator's enclave is"):
         dry_run(COORDINATOR, {"fleet": str(fleet)}, shares)
