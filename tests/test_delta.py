@@ -127,3 +127,117 @@ def test_sequential_delta_data_is_labelled_in_turn_and_needs_a_model_with_claims
                                obstacles, free, positions, goals, rng, encoder)
     for before, after in zip(trajectory.positions, trajectory.positions[1:]):
         check_step(before, after)
+
+
+
+SEQUENTIAL_MODEL = MODEL.with_name("marlgpt-sequential.onnx")
+
+
+def _replayed(spec, delta, learner):
+    """The learner's own rollout of ``spec`` (as delta_episode makes it) and its encoders."""
+    from marlgpt_planner.encoder import Encoder
+    from marlgpt_planner.grid import DistanceFields
+
+    obstacles, free, positions, goals, rng = episode_start(spec)
+    fields = DistanceFields(obstacles, pad=CONFIG.radius)
+    layout = (obstacles, CONFIG.radius, CONFIG.history, CONFIG.neighbours)
+    learner_encoder = Encoder(*layout, fields=fields)
+    teacher_encoder = Encoder(*layout, fields=fields, ages=True, claims=True)
+    trajectory = model_rollout(spec, CONFIG, delta, learner, obstacles, free, positions, goals,
+                               rng, learner_encoder)
+    return trajectory, learner_encoder, teacher_encoder
+
+
+def _rows(record, window):
+    """(row, step of the episode) for every labelled row of a delta record."""
+    return [(k * window + t, start + t) for k, start in enumerate(record.info["kept"])
+            for t in range(window)]
+
+
+def test_a_sequential_teacher_labels_the_learners_states_with_its_joint_step() -> None:
+    """MAGPO's guider -> learner: the labels are the sequential model's own step, asked in
+    turn, at the states the (soft-rule) learner visited; not the expert's."""
+    from marlgpt_planner.actions import DELTAS
+    from marlgpt_planner.encoder import GridState
+    from marlgpt_planner.sequential import AskInTurn, check_step, sequential_step
+    from marlgpt_planner.step_rule import StepRule
+
+    delta = DeltaConfig(str(MODEL), resolution="soft", window=8, keep=2,
+                        teacher=str(SEQUENTIAL_MODEL))
+    spec = CONFIG.spec(1)
+    learner, teacher = RuntimePolicy(MODEL), RuntimePolicy(SEQUENTIAL_MODEL)
+    record = delta_episode(spec, CONFIG, delta, learner, teacher=teacher)
+    by_expert = delta_episode(spec, CONFIG, DeltaConfig(str(MODEL), resolution="soft",
+                                                        window=8, keep=2), learner)
+    # Same learner states (neither the rollout nor the windows depend on the labeller) ...
+    assert np.array_equal(record.state["position"], by_expert.state["position"])
+    assert record.info["kept"] == by_expert.info["kept"]
+    # ... other labels.
+    assert (record.action != by_expert.action).any()
+
+    trajectory, learner_encoder, encoder = _replayed(spec, delta, learner)
+    rule = StepRule("sequential")
+    rows = _rows(record, 8)
+    for row, t in rows:
+        state = GridState(trajectory.positions[t], trajectory.goals[t], trajectory.history[t],
+                          trajectory.ages[t])
+        assert np.array_equal(record.state["position"][row], state.positions)
+        ask = AskInTurn(encoder, encoder.encode(state), state.positions, teacher.logits,
+                        rule.choose)
+        after, _ = sequential_step(state.positions, state.ages, ask, encoder.radius)
+        labels = record.action[row].astype(np.int64)
+        assert np.array_equal(state.positions + DELTAS[labels], after)
+        check_step(state.positions, after)
+        # The tokens are the learner's own (encoder v1), not the teacher's.
+        assert np.array_equal(record.tokens[row],
+                              learner_encoder.encode(state).values.astype(np.float16))
+    assert len(rows) == len(record.action)
+    assert 0.0 <= record.info["learner_agreement"] <= 1.0
+
+
+def test_closeness_pulls_the_teachers_step_toward_the_learners_own() -> None:
+    """With an overwhelming closeness the teacher's step is the learner's greedy rankings
+    served in PIBT's order, which is the shield over them; with none it is the teacher's, and
+    the learner agrees with it less."""
+    from marlgpt_planner.actions import DELTAS
+    from marlgpt_planner.encoder import GridState
+    from marlgpt_planner.rankings import masked, rank
+    from marlgpt_planner.shield import shield
+
+    spec = CONFIG.spec(2)
+    learner, teacher = RuntimePolicy(MODEL), RuntimePolicy(SEQUENTIAL_MODEL)
+    deltas = {w: DeltaConfig(str(MODEL), resolution="soft", window=8, keep=2,
+                             teacher=str(SEQUENTIAL_MODEL), closeness=w) for w in (0.0, 1e6)}
+    records = {w: delta_episode(spec, CONFIG, d, learner, teacher=teacher)
+               for w, d in deltas.items()}
+    near, own = records[1e6], records[0.0]
+    assert not np.array_equal(near.action, own.action)
+    assert near.info["learner_agreement"] > own.info["learner_agreement"]
+
+    trajectory, learner_encoder, _ = _replayed(spec, deltas[1e6], learner)
+    for row, t in _rows(near, 8):
+        state = GridState(trajectory.positions[t], trajectory.goals[t], trajectory.history[t],
+                          trajectory.ages[t])
+        obs = learner_encoder.encode(state)
+        rankings = rank(masked(learner.logits(obs.values), obs.action_mask))
+        after = shield(state.positions, rankings, state.ages)
+        assert np.array_equal(state.positions + DELTAS[near.action[row].astype(np.int64)], after)
+
+
+def test_teacher_options_are_checked(tmp_path: Path, capsys) -> None:
+    from marlgpt_training.data.delta import DeltaGenerator
+
+    base = ["generate", "--out", str(tmp_path / "d"), "--episodes", "1", "--workers", "1",
+            "--no-progress"]
+    assert main([*base, "--teacher", str(SEQUENTIAL_MODEL)]) == 2
+    assert "give --from-model" in capsys.readouterr().err
+    assert main([*base, "--from-model", str(MODEL), "--closeness", "1"]) == 2
+    assert "give --teacher" in capsys.readouterr().err
+    assert main([*base, "--from-model", str(MODEL), "--teacher", str(SEQUENTIAL_MODEL),
+                 "--closeness", "-1"]) == 2
+    assert "--closeness must be >= 0" in capsys.readouterr().err
+    # A teacher without the claim tokens cannot decide in turn: one line, at once.
+    assert main([*base, "--from-model", str(MODEL), "--teacher", str(MODEL)]) == 2
+    assert "without the claim tokens" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="needs a teacher"):
+        DeltaGenerator(CONFIG, DeltaConfig(str(MODEL), closeness=1.0))

@@ -14,9 +14,13 @@ from marlgpt_training.expert import warehouse as warehouse_expert
 
 def test_layout_uses_the_four_indices() -> None:
     layout = warehouse.layout()
-    assert layout["num_tokens"] == 71 and layout["num_actions"] == 5
+    assert layout["num_tokens"] == 80 and layout["num_actions"] == 5
+    assert layout["encoder_version"] == 2
     idx = layout["indices"]
-    assert all(len(v) == 71 for v in idx.values())
+    assert all(len(v) == 80 for v in idx.values())
+    # The errand: the agent's own (index 0), a team of its own, attributes after the cells'.
+    assert idx["team"][71:] == [3] * 9 and idx["agent"][71:] == [0] * 9
+    assert idx["attr"][71:] == list(range(15, 24))
     assert idx["team"][:8] == [0] * 8 and idx["agent"][:8] == [0] * 8
     # Each of the nine cells: 5 agent tokens (team 1) and 2 shelf tokens (team 2), one index.
     cell = slice(8 + 7 * 4, 8 + 7 * 5)  # the centre cell, agent index 5
@@ -29,17 +33,70 @@ def test_tokens_and_masks_of_a_real_step() -> None:
     env = warehouse.make_env(("tiny", 2))
     obs, _ = env.reset(seed=3)
     toks = warehouse.tokens(obs, env)
-    assert toks.shape == (2, 71) and toks.dtype == np.float32
+    assert toks.shape == (2, 80) and toks.dtype == np.float32
     height, width = env.grid_size
     for row, agent in zip(toks, env.agents, strict=True):
         np.testing.assert_allclose(row[:2], [agent.x / (width - 1), agent.y / (height - 1)])
         assert row[3 + agent.dir.value] == 1.0 and row[3:7].sum() == 1.0
         assert row[8 + 7 * 4] == 1.0  # the centre cell holds the agent itself
-    np.testing.assert_array_equal(toks[:, 2:], np.asarray(obs)[:, 2:])
+    np.testing.assert_array_equal(toks[:, 2:71], np.asarray(obs)[:, 2:])
     mask = warehouse_expert.action_mask(env)
     assert mask.shape == (2, 5) and mask[:, [0, 2, 3]].all()
     for i, agent in enumerate(env.agents):  # empty-handed: toggle only on a shelf
         assert mask[i, 4] == bool(env.grid[1, agent.y, agent.x])
+
+
+def test_errand_tokens_lead_along_the_experts_paths() -> None:
+    """The errand says what each robot is about and which actions shorten its way there: the
+    expert, which reads the request queue, takes a shortening action in most of its steps on
+    the way, and each errand kind appears as the cycle turns; the toggle is marked where it
+    completes an errand."""
+    env = warehouse.make_env(("tiny", 2))
+    obs, _ = env.reset(seed=4)
+    act = warehouse.expert_act(np.random.default_rng(0))
+    kinds, on_way, shortening, toggles = set(), 0, 0, 0
+    fields: dict = {}
+    for _ in range(300):
+        toks = warehouse.tokens(obs, env, fields)
+        errand = toks[:, 71:]
+        actions = act(env, toks, warehouse_expert.action_mask(env))
+        for i, agent in enumerate(env.agents):
+            if errand[i, :3].sum() == 0:
+                continue
+            kind = int(errand[i, :3].argmax())
+            kinds.add(kind)
+            change = errand[i, 3:8]
+            assert set(change.tolist()) <= {-1.0, 0.0, 1.0} and change[0] == 0.0  # none: 0
+            assert 0 < errand[i, 8] <= 1 or change[4] == -1 or kind == warehouse.DELIVER
+            if change[4] == -1:  # toggling completes it: fetch on a requested shelf
+                toggles += 1
+                assert kind != warehouse.DELIVER
+                if kind == warehouse.FETCH:
+                    assert env.grid[1, agent.y, agent.x] > 0
+            if actions[i] in (1, 2, 3):
+                on_way += 1
+                shortening += int(change[actions[i]] == -1)
+        obs, *_ = env.step(actions.tolist())
+    assert kinds == {warehouse.FETCH, warehouse.DELIVER, warehouse.RETURN}
+    assert toggles > 0 and on_way > 100
+    assert shortening / on_way > 0.8, (shortening, on_way)
+
+
+def test_a_model_of_the_old_token_layout_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from marlgpt_training.model import checkpoint
+    from marlgpt_training.policies.model import VectorModel
+
+    class OldLayout(warehouse.WarehouseGenerator):
+        def token_layout(self) -> dict:
+            return dict(warehouse.layout(), encoder_version=1)
+
+    run = tmp_path / "old"
+    checkpoint.save_untrained(run, "tiny", OldLayout())
+    VectorModel(str(run), "rware", warehouse.ENCODER)  # without a version: not checked
+    with pytest.raises(ValueError, match="rware-vector v1; rware now writes v2"):
+        VectorModel(str(run), "rware", warehouse.ENCODER, version=warehouse.ENCODER_VERSION)
 
 
 def test_a_loaded_agent_cannot_enter_a_shelf_or_drop_on_a_corridor() -> None:
@@ -80,7 +137,7 @@ def test_generate_train_and_eval(tmp_path: Path, capsys) -> None:
     from marlgpt_training.data.records import Dataset
 
     shard = next(iter(Dataset(data)))
-    assert shard["tokens"].shape == (2 * 500 * 2, 71)
+    assert shard["tokens"].shape == (2 * 500 * 2, 80)
     rows = np.arange(len(shard["action"]))
     assert shard["action_mask"][rows, shard["action"]].all()  # the expert acts within its mask
     assert shard["reward"].sum() > 10  # it delivers

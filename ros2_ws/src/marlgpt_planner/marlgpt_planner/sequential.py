@@ -127,6 +127,13 @@ def _claiming(nxt: Sequence[Optional[Cell]]) -> np.ndarray:
     return np.array([cell is not None for cell in nxt], dtype=bool)
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-probabilities of ``logits`` (B, A)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def check_step(positions: np.ndarray, next_cells: np.ndarray) -> None:
     """Refuse a step in which an agent jumps, two agents share a cell or two swap
     (ValueError naming the agents): the last line of defence of every resolution that
@@ -166,17 +173,21 @@ class AskInTurn:
             (logits, mask, sample, rng, path_left) -> rankings.
         sample, rng: greedy rankings, or drawn from the policy with ``rng``.
         path_left: (N, 5) the path length each action leaves, for a rule with a path weight.
+        prior: (N, 5) per agent, log-weights added to the model's log-probabilities before
+            ranking (a teacher kept close to another policy: ``marlgpt generate --teacher``);
+            None: the model's own.
     """
 
     def __init__(self, encoder: Encoder, observation: Observation, positions: np.ndarray,
                  logits: Callable[[np.ndarray], np.ndarray], choose: Callable[..., List[List[int]]],
                  sample: bool = False, rng: Optional[np.random.Generator] = None,
-                 path_left: Optional[np.ndarray] = None) -> None:
+                 path_left: Optional[np.ndarray] = None,
+                 prior: Optional[np.ndarray] = None) -> None:
         if not encoder.claims:
             raise ValueError("asking in turn needs the claim tokens (encoder version 3)")
         self.encoder, self.observation, self.positions = encoder, observation, positions
         self._logits, self._choose = logits, choose
-        self.sample, self.rng, self.path_left = sample, rng, path_left
+        self.sample, self.rng, self.path_left, self.prior = sample, rng, path_left, prior
         self.calls = self.rows = 0
 
     def _rank(self, logits: np.ndarray, mask: np.ndarray, rows: List[int]) -> List[List[int]]:
@@ -194,6 +205,8 @@ class AskInTurn:
         self.calls += 1
         self.rows += len(rows)
         logits = self._logits(values)
+        if self.prior is not None:
+            logits = log_softmax(logits) + self.prior[rows]
         # The claimed moves last: the serving skips them, and the search over other serve
         # orders (where they may be free) still has every move the map allows.
         first = self._rank(logits, legal, rows)

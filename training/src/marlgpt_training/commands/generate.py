@@ -115,6 +115,15 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                        help="steps per compared window (default: %(default)s)")
     delta.add_argument("--keep", type=int, default=4, metavar="N",
                        help="worst windows labelled per episode (default: %(default)s)")
+    delta.add_argument("--teacher", type=Path, default=None, metavar="SEQUENTIAL.onnx",
+                       help="label the kept windows with this sequential model's joint step "
+                       "(encoder v3, served in turn, greedy) instead of the expert's: a "
+                       "sequential teacher for the decentralized learner --from-model "
+                       "(MAGPO's guider -> learner; docs/data.md)")
+    delta.add_argument("--closeness", type=float, default=0.0, metavar="W",
+                       help="with --teacher, each agent's ranking is by log p_teacher + W x "
+                       "log p_learner, a teacher kept near what the learner can represent "
+                       "(default: %(default)s, the teacher's own)")
     parser.add_argument("--no-tokens", action="store_true",
                         help="store only the raw state, not the token values (smaller; for "
                         "analysis: marlgpt train refuses such datasets, it reads stored tokens)")
@@ -173,10 +182,18 @@ def run(args: argparse.Namespace) -> int:
             problems.append(f"--from-model works with --env {' or '.join(DELTA_DATA)} only")
         if not args.from_model.is_file():
             problems.append(f"--from-model {args.from_model}: no such file")
+        if args.teacher is not None and not args.teacher.is_file():
+            problems.append(f"--teacher {args.teacher}: no such file")
+        if args.closeness < 0:
+            problems.append("--closeness must be >= 0")
+        elif args.closeness and args.teacher is None:
+            problems.append("--closeness weighs a --teacher's rankings: give --teacher")
         if args.window < 1 or args.keep < 1:
             problems.append("--window and --keep must be at least 1")
         elif args.steps <= args.window:
             problems.append(f"--steps ({args.steps}) must exceed --window ({args.window})")
+    elif args.teacher is not None:
+        problems.append("--teacher labels a model's rollouts: give --from-model")
     problems += task_lists.refused(args)
     problems += environment.check_generate(args)
     if args.seed is None:
@@ -227,6 +244,7 @@ def _delta_generator(generator, args: argparse.Namespace):
     try:
         return DeltaGenerator(generator.config, DeltaConfig(
             str(args.from_model), args.resolution, args.sample, args.window, args.keep,
-            args.path_weight))
+            args.path_weight, None if args.teacher is None else str(args.teacher),
+            args.closeness))
     except ModelError as exc:
         raise ValueError(str(exc)) from None

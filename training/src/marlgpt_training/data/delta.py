@@ -21,11 +21,21 @@ Each kept window is its own segment of the record (``done`` at its last step), s
 bootstraps across the cut. A model of encoder version 3 gets its labels as the sequential
 resolution asks them: the expert's step replayed in PIBT's serve order, each agent's tokens
 holding the claims made before it (:func:`marlgpt_training.envs.pogema.teacher_forced`).
-The rewards are the expert action's (1 where it shortens the path).
+The rewards are the label's (1 where it shortens the path).
+
+With a ``teacher`` (MAGPO's guider -> learner, after Li et al. 2025), the labels come from a
+sequential model instead of the expert: at each state of a kept window the teacher decides
+the joint step under the sequential resolution, each agent ranking its actions knowing the
+cells claimed before it, and the learner (the rolled-out model, e.g. the pure decentralized
+policy under the soft rule) learns each agent's part of that step from its own observation.
+``closeness`` W keeps the guider near what the learner can represent: each agent's ranking is
+by ``log p_teacher + W * log p_learner`` (the learner's probabilities on its own tokens), so
+with W > 0 the teacher prefers, among its good moves, those the learner already leans to. The
+windows are still chosen by the expert's yardstick (where the learner falls furthest behind).
 """
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -33,9 +43,9 @@ from marlgpt_planner.actions import DELTAS, moves
 from marlgpt_planner.encoder import Encoder, GridState
 from marlgpt_planner.grid import DistanceFields, neighbour_distances
 from marlgpt_planner.policy import RuntimePolicy, encoder_expectation, sha256_file
-from marlgpt_planner.sequential import AskInTurn
+from marlgpt_planner.sequential import AskInTurn, log_softmax
 from marlgpt_planner.shield import GoalAges
-from marlgpt_planner.step_rule import SHIELD, StepRule
+from marlgpt_planner.step_rule import SEQUENTIAL, SHIELD, StepRule
 from marlgpt_training.data.records import EpisodeRecord
 from marlgpt_training.envs.pogema import (
     ENV_ID,
@@ -62,6 +72,10 @@ class DeltaConfig:
     window: int = 16
     keep: int = 4
     path_weight: float = 0.0
+    #: A sequential (encoder v3) model that labels the kept windows instead of the expert.
+    teacher: Optional[str] = None
+    #: The teacher's ranking: log p_teacher + closeness x log p_learner (0: the teacher's own).
+    closeness: float = 0.0
 
     @property
     def rule(self) -> StepRule:
@@ -73,6 +87,10 @@ class DeltaConfig:
         if self.window < 1 or self.keep < 1:
             raise ValueError(f"window and keep must be at least 1, got {self.window}, "
                              f"{self.keep}")
+        if not self.closeness >= 0:
+            raise ValueError(f"closeness must be >= 0, got {self.closeness}")
+        if self.closeness and self.teacher is None:
+            raise ValueError("closeness weighs a teacher's rankings: it needs a teacher")
 
 
 class Trajectory:
@@ -101,20 +119,33 @@ class DeltaGenerator(LifelongMapfGenerator):
         # The data takes the model's layout (goal ages, claims or not).
         if (probe.ages, probe.claims) != (config.ages, config.claims):
             self.config = replace(config, ages=probe.ages, claims=probe.claims)
-        self._runtime = None
+        self.teacher_sha256 = None
+        if delta.teacher is not None:
+            self.teacher_sha256 = sha256_file(delta.teacher)
+            teacher = RuntimePolicy(delta.teacher)
+            layout = Encoder.from_layout(np.zeros((1, 1), dtype=bool), teacher.metadata)
+            teacher.check(encoder_expectation(layout))
+            StepRule(SEQUENTIAL).refuse_model(layout.version, delta.teacher)
+        self._runtime = self._teacher = None
 
     def settings(self) -> dict:
         return dict(super().settings(), delta=dict(asdict(self.delta),
-                                                   model_sha256=self.model_sha256))
+                                                   model_sha256=self.model_sha256,
+                                                   teacher_sha256=self.teacher_sha256))
 
     def runtime(self) -> RuntimePolicy:
         if self._runtime is None:  # made in the worker process, one ONNX session each
             self._runtime = RuntimePolicy(self.delta.model, sample=self.delta.sample)
         return self._runtime
 
+    def teacher(self) -> Optional[RuntimePolicy]:
+        if self._teacher is None and self.delta.teacher is not None:
+            self._teacher = RuntimePolicy(self.delta.teacher)
+        return self._teacher
+
     def episode(self, index: int, tokens: bool = True) -> EpisodeRecord:
         return delta_episode(self.config.spec(index), self.config, self.delta, self.runtime(),
-                             tokens)
+                             tokens, self.teacher())
 
 
 def model_rollout(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig,
@@ -197,9 +228,35 @@ def window_gaps(trajectory: Trajectory, obstacles: np.ndarray, fields: DistanceF
     return out
 
 
+class Guide:
+    """A sequential model's joint step at the learner's states (the ``teacher`` of the
+    module doc), kept ``closeness`` near the learner."""
+
+    def __init__(self, teacher: RuntimePolicy, obstacles: np.ndarray, fields: DistanceFields,
+                 closeness: float) -> None:
+        self.teacher, self.closeness = teacher, closeness
+        same_pad = int(teacher.metadata["radius"]) == fields.pad
+        self.encoder = Encoder.from_layout(obstacles, teacher.metadata,
+                                           fields=fields if same_pad else None)
+        self.rule = StepRule(SEQUENTIAL)
+
+    def step(self, state: GridState, learner_logits: np.ndarray) -> np.ndarray:
+        """Every agent's action in the teacher's sequential step from ``state``, greedy;
+        ``learner_logits`` (N, 5) are the learner's on its own tokens."""
+        obs = self.encoder.encode(state)
+        prior = self.closeness * log_softmax(learner_logits) if self.closeness else None
+        ask = AskInTurn(self.encoder, obs, state.positions, self.teacher.logits,
+                        self.rule.choose, prior=prior)
+        after = self.rule.settle(state.positions, None, state.ages.tolist(), decide=ask,
+                                 radius=self.encoder.radius)
+        return moves(state.positions, after)
+
+
 def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig,
-                  runtime: RuntimePolicy, tokens: bool = True) -> EpisodeRecord:
-    """Roll the model out, find its worst windows, and record the expert's labels there."""
+                  runtime: RuntimePolicy, tokens: bool = True,
+                  teacher: Optional[RuntimePolicy] = None) -> EpisodeRecord:
+    """Roll the model out, find its worst windows, and record the expert's (or with
+    ``teacher``, :class:`Guide`'s) labels there."""
     started = time.perf_counter()
     obstacles, free, positions, goals, rng = episode_start(spec)
     n = len(positions)
@@ -213,6 +270,8 @@ def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
     worst.sort()
     segments = []
     ties = np.random.default_rng([spec.seed, 2])
+    guide = None if teacher is None else Guide(teacher, obstacles, fields, delta.closeness)
+    learner_agrees = 0
     for start, _, _ in worst:
         expert = make_expert(obstacles, spec.seed + start, config)
         expert.resume(trajectory.goals[start], trajectory.ages[start])
@@ -220,7 +279,13 @@ def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
             state = GridState(trajectory.positions[t], trajectory.goals[t], trajectory.history[t],
                               trajectory.ages[t])
             obs = encoder.encode(state)
-            actions = expert.step(state.positions, state.goals)
+            if guide is None:
+                actions = expert.step(state.positions, state.goals)
+            else:
+                logits = runtime.logits(obs.values)
+                actions = guide.step(state, logits)
+                greedy = np.where(obs.action_mask, logits, -np.inf).argmax(axis=1)
+                learner_agrees += int((greedy == actions).sum())
             if encoder.claims:  # the expert's step as the sequential resolution asks it
                 obs = teacher_forced(encoder, obs, state.positions,
                                      state.positions + DELTAS[actions],
@@ -246,4 +311,6 @@ def delta_episode(spec: EpisodeSpec, config: GeneratorConfig, delta: DeltaConfig
                   throughput=trajectory.goals_reached / spec.steps,
                   windows=[{"start": s, "expert": e, "model": m} for s, e, m in gaps],
                   kept=[s for s, _, _ in worst], seconds=time.perf_counter() - started))
+    if guide is not None:  # how far the learner is from its teacher where it was labelled
+        rec.info["learner_agreement"] = learner_agrees / max(1, t * n)
     return rec

@@ -7,7 +7,7 @@ of a mean their tables print, and the results ``--json`` writes.
 """
 import argparse
 import math
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -47,11 +47,13 @@ def random_act(rng) -> Callable:
     return act
 
 
-def model_act(args: argparse.Namespace, env: str, encoder: str) -> Callable:
-    """``act(state, tokens, mask)``: the checkpoint ``--policy`` acting in ``env``."""
+def model_act(args: argparse.Namespace, env: str, encoder: str,
+              version: Optional[int] = None) -> Callable:
+    """``act(state, tokens, mask)``: the checkpoint ``--policy`` acting in ``env`` (its
+    tokens of layout ``version``, when given)."""
     from marlgpt_training.policies.model import VectorModel
 
-    return VectorModel(args.policy, env, encoder, sample=args.sample)
+    return VectorModel(args.policy, env, encoder, sample=args.sample, version=version)
 
 
 def interval(values: Sequence[float]) -> Tuple[float, float]:

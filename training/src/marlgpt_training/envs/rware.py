@@ -6,14 +6,27 @@ bottom (a delivery: RWARE's reward, 1 to the delivering agent) and bring them ba
 shelf cell. A task is a warehouse size and an agent count, RWARE's ``rware-{size}-{N}ag-v2``:
 as many requested shelves as agents, a sensor range of 1, 500 steps.
 
-Tokens (layout ``rware-vector`` v1, 71 tokens): RWARE's own flattened observation vector, each
-element a token. The observing agent first (team 0, agent index 0; attributes 0-7): x and y
+Tokens (layout ``rware-vector`` v2, 80 tokens): RWARE's own flattened observation vector (the
+first 71, v1's whole layout), each element a token, then the agent's errand (9). The observing
+agent first (team 0, agent index 0; attributes 0-7): x and y
 (divided by the grid's width - 1 and height - 1, as RWARE's ``normalised_coordinates``),
 carrying a shelf, its heading one-hot (up, down, left, right), on a highway. Then the nine cells
 of its 3 x 3 view, row by row from the top left (agent index 1..9, the centre is 5), 7 tokens
 each, the same attributes for every cell: another agent there (team 1, attribute 8), its
 heading one-hot (team 1, attributes 9-12; up when no agent), a shelf there (team 2,
 attribute 13), that shelf requested (team 2, attribute 14). Cells off the grid read 0.
+
+The errand (agent index 0, team 3, attributes 15-23; :func:`errands`): RWARE's 3 x 3 view
+does not show where the requested shelves are, which the expert reads from the request queue,
+so an empty-handed robot cannot imitate the fetching half of its cycle from v1's tokens (a
+model trained on them delivered nothing, docs/BENCHMARKS.md). A warehouse robot gets its
+errand from the warehouse system, as a POGEMA robot its cost-to-go from the map: which errand
+it is on (one-hot: fetch a requested shelf, deliver the carried one, return a delivered one to
+an empty shelf cell; all 0 with nothing to do), then for each action how much it shortens the
+remaining path to the nearest cell of that errand (breadth-first over (cell, heading), turns
+cost a step, a loaded robot avoids standing shelves: -1 shorter, 0 no change, +1 longer or not
+possible; toggle load -1 where it completes the errand), then that path's length divided by
+the grid's width + height (1 with nothing to do or no path).
 
 Actions: 0 none, 1 forward, 2 turn left, 3 turn right, 4 toggle load; the mask
 (``marlgpt_training.expert.warehouse.action_mask``) drops the moves off the grid or, loaded,
@@ -30,13 +43,26 @@ The registry entry (``marlgpt_training.envs``): the module-level names below.
 """
 import argparse
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from marlgpt_training.data.records import EpisodeRecord
 from marlgpt_training.envs import common
-from marlgpt_training.expert.warehouse import NUM_ACTIONS, action_mask, expert, greedy
+from marlgpt_training.expert.warehouse import (
+    FORWARD,
+    LEFT_OF,
+    NUM_ACTIONS,
+    RIGHT_OF,
+    STEPS,
+    TOGGLE_LOAD,
+    UNREACHABLE,
+    action_mask,
+    distances,
+    expert,
+    greedy,
+    standing_shelves,
+)
 
 NAME = "rware"
 SUMMARY = "the multi-robot warehouse (RWARE: fetch requested shelves, deliver, return them)"
@@ -53,8 +79,14 @@ SIZES = ("tiny", "small", "medium", "large")
 MAX_AGENTS = 19
 DEFAULT_SIZES, DEFAULT_AGENTS = ("tiny",), (2, 4)
 MAX_STEPS = 500
+ENCODER_VERSION = 2
 SELF_TOKENS, CELL_TOKENS, CELLS = 8, 7, 9
-NUM_TOKENS = SELF_TOKENS + CELLS * CELL_TOKENS
+#: RWARE's own observation vector (sensor range 1): v1's whole layout.
+VIEW_TOKENS = SELF_TOKENS + CELLS * CELL_TOKENS
+#: Errands: fetch a requested shelf, deliver it, return a delivered shelf.
+FETCH, DELIVER, RETURN = range(3)
+ERRAND_TOKENS = 3 + NUM_ACTIONS + 1
+NUM_TOKENS = VIEW_TOKENS + ERRAND_TOKENS
 #: The built-in policies of ``marlgpt eval --env rware``.
 POLICIES = ("expert", "greedy", "random")
 
@@ -74,7 +106,11 @@ def layout() -> dict:
         attr += list(range(SELF_TOKENS, SELF_TOKENS + CELL_TOKENS))
         team += [1] * 5 + [2] * 2
         agent += [cell + 1] * CELL_TOKENS
-    return {"encoder": ENCODER, "encoder_version": 1, "num_tokens": len(attr),
+    first = SELF_TOKENS + CELL_TOKENS
+    attr += list(range(first, first + ERRAND_TOKENS))
+    team += [3] * ERRAND_TOKENS
+    agent += [0] * ERRAND_TOKENS
+    return {"encoder": ENCODER, "encoder_version": ENCODER_VERSION, "num_tokens": len(attr),
             "num_actions": NUM_ACTIONS,
             "indices": {"attr": attr, "team": team, "agent": agent, "time": [0] * len(attr)}}
 
@@ -90,15 +126,67 @@ def make_env(task: Task, steps: int = MAX_STEPS):
     return env
 
 
-def tokens(obs: Sequence[np.ndarray], env) -> np.ndarray:
-    """(N, 71) token values from RWARE's per-agent observation vectors."""
-    out = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1).copy()
-    if out.shape[1] != NUM_TOKENS:
-        raise ValueError(f"RWARE observations of {out.shape[1]} values, expected {NUM_TOKENS} "
-                         "(sensor range 1, no message bits)")
+def tokens(obs: Sequence[np.ndarray], env, cache: Optional[dict] = None) -> np.ndarray:
+    """(N, 80) token values: RWARE's per-agent observation vectors and each agent's errand
+    (``cache``: distance fields kept between the steps of one episode)."""
+    view = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1).copy()
+    if view.shape[1] != VIEW_TOKENS:
+        raise ValueError(f"RWARE observations of {view.shape[1]} values, expected "
+                         f"{VIEW_TOKENS} (sensor range 1, no message bits)")
     height, width = env.grid_size
-    out[:, 0] /= width - 1
-    out[:, 1] /= height - 1
+    view[:, 0] /= width - 1
+    view[:, 1] /= height - 1
+    return np.concatenate([view, errands(env, cache)], axis=1)
+
+
+def errands(env, cache: Optional[dict] = None) -> np.ndarray:
+    """(N, 9) each agent's errand tokens (the module doc): its kind, one-hot; per action the
+    change of the path left to it, in -1..1; that path's length over width + height."""
+    cache = {} if cache is None else cache
+    height, width = env.grid_size
+    standing = standing_shelves(env)
+    waiting = tuple(sorted((int(s.x), int(s.y)) for s in env.request_queue
+                           if standing[s.y, s.x]))
+    requested = {s.id for s in env.request_queue}
+    goals = tuple(sorted((int(x), int(y)) for x, y in env.goals))
+    empty = tuple(sorted((int(x), int(y)) for y, x in np.argwhere(~standing & (env.highways == 0))))
+    mask = action_mask(env)
+    out = np.zeros((len(env.agents), ERRAND_TOKENS), dtype=np.float32)
+    out[:, -1] = 1.0
+    for i, agent in enumerate(env.agents):
+        shelf = agent.carrying_shelf
+        if shelf is None:
+            errand, targets, passable = FETCH, waiting, None
+        else:
+            errand = DELIVER if shelf.id in requested else RETURN
+            targets, passable = (goals if errand == DELIVER else empty), ~standing
+        if not targets:
+            continue
+        key = (targets, None if passable is None else passable.tobytes())
+        if key not in cache:
+            if len(cache) > 256:
+                cache.clear()
+            cache[key] = distances(np.ones_like(standing) if passable is None else passable,
+                                   targets)
+        dist = cache[key]
+        here = (agent.y * width + agent.x) * 4
+        heading = agent.dir.value
+        now = dist[here + heading]
+        if now >= UNREACHABLE:
+            continue
+        # The path left after each action (a step taken): a move or turn on a shortest path
+        # leaves one step less.
+        after = [now, UNREACHABLE, dist[here + LEFT_OF[heading]],
+                 dist[here + RIGHT_OF[heading]], UNREACHABLE]
+        dx, dy = STEPS[heading]
+        if mask[i, FORWARD]:
+            after[FORWARD] = dist[((agent.y + dy) * width + agent.x + dx) * 4 + heading]
+        on_target = (agent.x, agent.y) in targets
+        if on_target and errand != DELIVER:  # a toggle picks the shelf up or puts it down
+            after[TOGGLE_LOAD] = now - 1
+        out[i, errand] = 1.0
+        out[i, 3:3 + NUM_ACTIONS] = np.clip(np.array(after, dtype=np.float64) - now, -1, 1)
+        out[i, -1] = min(1.0, now / (width + height))
     return out
 
 
@@ -123,9 +211,9 @@ def run_episode(task: Task, seed: int, act: Act, steps: int = MAX_STEPS
     obs, _ = env.reset(seed=seed)
     agents = task[1]
     rows: Dict[str, List[np.ndarray]] = {"tokens": [], "action": [], "mask": [], "reward": []}
-    done = False
+    done, fields = False, {}
     while not done:
-        toks, mask = tokens(obs, env), action_mask(env)
+        toks, mask = tokens(obs, env, fields), action_mask(env)
         actions = np.asarray(act(env, toks, mask), dtype=np.int64)
         if actions.shape != (agents,) or actions.min() < 0 or actions.max() >= NUM_ACTIONS:
             raise ValueError(f"a policy gave actions {actions.tolist()} for {agents} agents")
@@ -241,7 +329,7 @@ def policy_factory(args: argparse.Namespace) -> Callable[[np.random.Generator], 
         return greedy_act
     if args.policy == "random":
         return common.random_act
-    model = common.model_act(args, NAME, ENCODER)
+    model = common.model_act(args, NAME, ENCODER, ENCODER_VERSION)
     return lambda rng: model
 
 

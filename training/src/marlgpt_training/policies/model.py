@@ -93,13 +93,17 @@ class VectorModel:
     ``grf``): ``act(state, tokens, mask) -> actions``, all agents in one forward pass."""
 
     def __init__(self, path: str, env: str, encoder: str, sample: bool = False,
-                 seed: int = 0) -> None:
+                 seed: int = 0, version: Optional[int] = None) -> None:
         torch.set_num_threads(1)
         self.model, config = checkpoint.load_model(path)
         layout = environment_layout(config, env, path)
         if layout.get("encoder") != encoder:
             raise ValueError(f"{path}: {env} tokens were {layout.get('encoder')}, expected "
                              f"{encoder}")
+        if version is not None and int(layout.get("encoder_version", 1)) != version:
+            raise ValueError(f"{path} reads {encoder} v{layout.get('encoder_version', 1)}; "
+                             f"{env} now writes v{version}: train it on data from 'marlgpt "
+                             f"generate --env {env}'")
         self.env_id = int(config["environments"][env]["env_id"])
         self.indices = [torch.tensor(layout["indices"][k], dtype=torch.long)
                         for k in ("attr", "team", "agent", "time")]
