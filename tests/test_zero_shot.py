@@ -76,3 +76,40 @@ def test_eval_scores_exactly_the_held_out_tasks(tmp_path: Path) -> None:
     held_out = {name(t) for t in tasks.load(SHIPPED, "lbf")["test"]}
     assert {k for k in scores if "x" in k and not k.endswith("_ci95")} == held_out
     assert len(scores["returns"]) == 6
+
+
+def test_warehouse_task_lists_train_and_score_apart(tmp_path: Path, capsys) -> None:
+    """rware reads [size, agents] tasks: generate plays only the train list, eval only the
+    test list, and a malformed or unplayable task is refused."""
+    from marlgpt_training.data.records import Dataset
+    from marlgpt_training.envs import rware
+
+    lists = tasks.load(SHIPPED, "rware")
+    assert not set(lists["train"]) & set(lists["test"]) and lists["train"][0] == ("tiny", 2)
+    generator = rware.WarehouseGenerator(rware.WarehouseConfig(seed=2, tasks=lists["train"],
+                                                               steps=20))
+    played = {generator.episode(k).info["map_kind"] for k in range(12)}
+    assert played == {rware.task_name(t) for t in lists["train"]}
+    out = tmp_path / "data"
+    assert main(["generate", "--env", "rware", "--tasks", str(SHIPPED), "--episodes", "2",
+                 "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    assert Dataset(out).manifest["settings"]["generator"]["tasks"] == [
+        list(t) for t in lists["train"]]
+    report = tmp_path / "eval.json"
+    assert main(["eval", "--env", "rware", "--policy", "greedy", "--tasks", str(SHIPPED),
+                 "--episodes", "3", "--json", str(report), "--no-progress"]) == 0
+    scored = set(json.loads(report.read_text())["tasks"]) - {"all"}
+    assert scored == {rware.task_name(t) for t in lists["test"]}
+    capsys.readouterr()
+    for content, problem in [
+            ({"rware": {"train": [[4, "tiny"]], "test": [["tiny", 3]]}}, "tasks [size, agents]"),
+            ({"rware": {"train": [["tiny", 2]], "test": [["huge", 3]]}}, "unknown RWARE sizes"),
+            ({"rware": {"train": [["tiny", 2]], "test": [["tiny", 2]]}}, "in both train")]:
+        path = tmp_path / "tasks.yaml"
+        path.write_text(yaml.safe_dump(content))
+        assert main(["eval", "--env", "rware", "--policy", "random", "--tasks", str(path),
+                     "--episodes", "1"]) == 2
+        assert problem in capsys.readouterr().err
+    assert main(["eval", "--env", "rware", "--policy", "random", "--tasks", str(SHIPPED),
+                 "--agents", "2", "--episodes", "1"]) == 2
+    assert "leave out --rware-size and --agents" in capsys.readouterr().err

@@ -5,20 +5,23 @@ A task file (YAML, e.g. ``training/configs/tasks/zero-shot.yaml``) names, per en
 environment's ``train`` tasks only, and ``marlgpt eval --tasks FILE`` scores on its ``test``
 tasks only; a file in which a task is in both lists is refused, so a held-out task never
 leaks into training data. Level-Based Foraging reads task lists (a task: field size, players,
-foods); POGEMA's held-out counterpart is a map set of a kind the data does not draw
-(``scripts/make_map_set.py``, docs/benchmark.md).
+foods), and so does the warehouse (a task: size name, agents); POGEMA's held-out counterpart is
+a map set of a kind the data does not draw (``scripts/make_map_set.py``, docs/benchmark.md).
 """
 import argparse
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Tuple, Union
 
 import yaml
 
-#: The environments whose generators and evaluations read task lists.
-READERS = ("lbf",)
+#: The environments whose generators and evaluations read task lists: the kinds of a task's
+#: values, and how to say them.
+FORMS = {"lbf": ((int, int, int), "tasks of integers [field size, players, foods]"),
+         "rware": ((str, int), "tasks [size, agents], e.g. [tiny, 4]")}
+READERS = tuple(FORMS)
 SPLITS = ("train", "test")
 
-Task = Tuple[int, ...]
+Task = Tuple[Union[int, str], ...]
 
 
 def refused(args: argparse.Namespace) -> List[str]:
@@ -47,13 +50,26 @@ def load(path: "str | Path", env: str) -> Dict[str, List[Task]]:
         items = entry.get(split)
         if not isinstance(items, list) or not items:
             raise ValueError(f"--tasks {path}: {env}.{split} must be a non-empty list")
+        kinds, form = FORMS[env]
         try:
-            lists[split] = [tuple(int(v) for v in item) for item in items]
+            lists[split] = [_task(item, kinds) for item in items]
         except (TypeError, ValueError):
-            raise ValueError(f"--tasks {path}: {env}.{split} must list tasks of integers, "
+            raise ValueError(f"--tasks {path}: {env}.{split} must list {form}, "
                              f"got {items!r}") from None
     leaked = sorted(set(lists["train"]) & set(lists["test"]))
     if leaked:
         raise ValueError(f"--tasks {path}: {env} task(s) {leaked} are in both train and test: "
                          "a held-out task must not be trained on")
     return lists
+
+
+def _task(item: object, kinds: tuple) -> Task:
+    """One task of ``kinds``' values (TypeError / ValueError when it is not one)."""
+    if not isinstance(item, (list, tuple)) or len(item) != len(kinds):
+        raise ValueError(item)
+    out = []
+    for value, kind in zip(item, kinds, strict=True):
+        if isinstance(value, bool) or (kind is str) != isinstance(value, str):
+            raise TypeError(value)
+        out.append(kind(value))
+    return tuple(out)

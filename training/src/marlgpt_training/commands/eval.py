@@ -78,7 +78,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     parser.add_argument("--episodes", type=int, default=100, metavar="N",
                         help="lbf, grf, rware: number of episodes (default: %(default)s)")
     parser.add_argument("--tasks", type=Path, default=None, metavar="YAML",
-                        help="lbf: score on this task file's test list (tasks held out of "
+                        help="lbf, rware: score on this task file's test list (tasks held out of "
                         "training: zero-shot), e.g. training/configs/tasks/zero-shot.yaml")
     parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",
                         help="grf: scenarios, played in turn (default: the paper's four: "

@@ -45,7 +45,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "turn; uses --seed) or rware (the multi-robot warehouse, the warehouse "
                         "expert; uses --seed, --rware-size and --agents) (default: %(default)s)")
     parser.add_argument("--tasks", type=Path, default=None, metavar="YAML",
-                        help="lbf: draw episodes from this task file's train list only (the "
+                        help="lbf, rware: draw episodes from this task file's train list only (the "
                         "held-out test list never enters the data; e.g. "
                         "training/configs/tasks/zero-shot.yaml)")
     parser.add_argument("--scenarios", type=_str_list, default=None, metavar="NAME,NAME",

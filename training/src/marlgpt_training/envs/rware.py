@@ -47,6 +47,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from marlgpt_training import tasks as task_lists
 from marlgpt_training.data.records import EpisodeRecord
 from marlgpt_training.envs import common
 from marlgpt_training.expert.warehouse import (
@@ -254,11 +255,20 @@ class WarehouseConfig:
     sizes: Tuple[str, ...] = DEFAULT_SIZES
     agents: Tuple[int, ...] = DEFAULT_AGENTS
     steps: int = MAX_STEPS
+    #: Or the tasks themselves (``marlgpt generate --tasks``: a task file's train list); an
+    #: episode draws one.
+    tasks: Optional[Tuple[Task, ...]] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(self.sizes))
         object.__setattr__(self, "agents", tuple(int(n) for n in self.agents))
         check_tasks(self.sizes, self.agents)
+        if self.tasks is not None:
+            object.__setattr__(self, "tasks", tuple((str(s), int(n)) for s, n in self.tasks))
+            for size, agents in self.tasks:
+                check_tasks([size], [agents])
+            if not self.tasks:
+                raise ValueError("no rware tasks")
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
 
@@ -274,16 +284,21 @@ class WarehouseGenerator:
         self.config = config
 
     def settings(self) -> dict:
+        tasks = self.config.tasks
         return dict(asdict(self.config), sizes=list(self.config.sizes),
-                    agents=list(self.config.agents), expert="warehouse")
+                    agents=list(self.config.agents), expert="warehouse",
+                    tasks=None if tasks is None else [list(t) for t in tasks])
 
     def token_layout(self) -> dict:
         return layout()
 
     def episode(self, index: int, tokens_: bool = True) -> EpisodeRecord:
         rng = np.random.default_rng([self.config.seed, index])
-        task = (self.config.sizes[int(rng.integers(len(self.config.sizes)))],
-                self.config.agents[int(rng.integers(len(self.config.agents)))])
+        if self.config.tasks is not None:
+            task = self.config.tasks[int(rng.integers(len(self.config.tasks)))]
+        else:
+            task = (self.config.sizes[int(rng.integers(len(self.config.sizes)))],
+                    self.config.agents[int(rng.integers(len(self.config.agents)))])
         seed = int(rng.integers(2**31))
         record, deliveries = run_episode(task, seed, expert_act(rng), self.config.steps)
         steps = record.info["steps"]
@@ -340,16 +355,34 @@ def make_generator(settings: dict) -> WarehouseGenerator:
 
 
 def generator_settings(args: argparse.Namespace) -> dict:
-    """``marlgpt generate``'s options: the seed, ``--rware-size`` and ``--agents``."""
-    return {"seed": args.seed, "sizes": list(args.rware_size or DEFAULT_SIZES),
-            "agents": list(args.agents or DEFAULT_AGENTS)}
+    """``marlgpt generate``'s options: the seed, ``--rware-size`` and ``--agents``, or a task
+    file's train list (``--tasks``)."""
+    settings = {"seed": args.seed, "sizes": list(args.rware_size or DEFAULT_SIZES),
+                "agents": list(args.agents or DEFAULT_AGENTS)}
+    if getattr(args, "tasks", None):
+        settings["tasks"] = tuple(task_lists.load(args.tasks, NAME)["train"])
+    return settings
+
+
+def chosen_tasks(args: argparse.Namespace, split: str = "test") -> List[Task]:
+    """The tasks a command plays: ``--tasks``' ``split`` list, else ``--rware-size`` x
+    ``--agents``; a ValueError that says what is wrong."""
+    if getattr(args, "tasks", None):
+        if args.rware_size or args.agents:
+            raise ValueError("--tasks names the tasks: leave out --rware-size and --agents")
+        tasks = task_lists.load(args.tasks, NAME)[split]
+        for size, agents in tasks:
+            check_tasks([size], [agents])
+        return [(str(s), int(n)) for s, n in tasks]
+    return check_tasks(args.rware_size or DEFAULT_SIZES, args.agents or DEFAULT_AGENTS)
 
 
 def _check_tasks(args: argparse.Namespace) -> List[str]:
     try:
-        check_tasks(args.rware_size or DEFAULT_SIZES, args.agents or DEFAULT_AGENTS)
+        for split in ("train", "test") if getattr(args, "tasks", None) else ("test",):
+            chosen_tasks(args, split)
     except ValueError as exc:
-        return [f"--rware-size/--agents: {exc}"]
+        return [str(exc) if getattr(args, "tasks", None) else f"--rware-size/--agents: {exc}"]
     return []
 
 
@@ -370,7 +403,7 @@ def run_eval(args: argparse.Namespace) -> dict:
     overall, with 95 % intervals, printed and returned."""
     from tqdm import tqdm
 
-    tasks = check_tasks(args.rware_size or DEFAULT_SIZES, args.agents or DEFAULT_AGENTS)
+    tasks = chosen_tasks(args)
     try:
         policy = policy_factory(args)
         bar = tqdm(total=args.episodes, unit="episode", desc="rware", disable=args.no_progress,
@@ -381,8 +414,9 @@ def run_eval(args: argparse.Namespace) -> dict:
             bar.close()
     except OSError as exc:
         raise ValueError(str(exc)) from exc
+    held_out = f"; the test tasks of {args.tasks}" if getattr(args, "tasks", None) else ""
     print(f"rware: deliveries per step, {args.policy} over {args.episodes} episodes of "
-          f"{MAX_STEPS} steps (95 % intervals)")
+          f"{MAX_STEPS} steps (95 % intervals{held_out})")
     print(f"  {'task':<12} {'episodes':>8} {'deliveries/step':>20} {'per episode':>12}")
     for name, row in report.items():
         rate = f"{row['deliveries_per_step']:.4f} +- {row['deliveries_per_step_ci95']:.4f}"
