@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from svg_chart import HEIGHT, WIDTH, frame, y_grid  # scripts/svg_chart.py
+from svg_chart import HEIGHT, WIDTH, frame, legend_line, y_grid  # scripts/svg_chart.py
 
 from marlgpt_training.envs.common import interval
 
@@ -94,10 +94,7 @@ def svg(updates: List[dict], evaluations: List[dict], title: str, smooth: int) -
               (SMOOTH, f"  moving average of {smooth}"),
               (EVAL, "greedy evaluation, 95 %")]
     for index, (colour, label) in enumerate(legend):
-        ly = y1 + 18 * index
-        out.append(f'<line x1="{x1 + 10}" y1="{ly}" x2="{x1 + 30}" y2="{ly}" '
-                   f'stroke="{colour}" stroke-width="2"/>'
-                   f'<text x="{x1 + 34}" y="{ly + 4}">{label}</text>')
+        out.append(legend_line(x1, y1 + 18 * index, colour, label))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from svg_chart import HEIGHT, WIDTH, frame, y_grid  # scripts/svg_chart.py
+from svg_chart import HEIGHT, WIDTH, frame, legend_line, y_grid  # scripts/svg_chart.py
 
 MARGIN = 56
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -62,10 +62,7 @@ def svg(lines: List[Series], title: str) -> str:
             if n in points:
                 out.append(f'<circle cx="{x(n):.1f}" cy="{y(points[n]):.1f}" r="3" '
                            f'fill="{colour}"/>')
-        ly = y1 + 18 * index
-        out.append(f'<line x1="{x1 + 12}" y1="{ly}" x2="{x1 + 36}" y2="{ly}" '
-                   f'stroke="{colour}" stroke-width="2"{dash}/>'
-                   f'<text x="{x1 + 42}" y="{ly + 4}">{label}</text>')
+        out.append(legend_line(x1, y1 + 18 * index, colour, label, dash))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

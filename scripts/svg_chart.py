@@ -1,6 +1,6 @@
 """What the chart scripts (plot_scores.py, plot_finetune.py, plot_tasks.py) draw alike: the SVG
-frame (page, title, axes and their labels) and the value grid of the y axis. Standard library
-only."""
+frame (page, title, axes and their labels), the value grid of the y axis and a line's legend
+entry. Standard library only."""
 from typing import Callable, List
 
 WIDTH, HEIGHT = 640, 400
@@ -35,3 +35,10 @@ def y_grid(top: float, x0: float, x1: float, y: Callable[[float], float],
                    f'stroke="{colour}"/><text x="{x0 - 6}" y="{y(v) + 4:.1f}" '
                    f'text-anchor="end">{v:.{decimals}f}</text>')
     return out
+
+
+def legend_line(x: float, y: float, colour: str, label: str, dash: str = "") -> str:
+    """A legend entry at (x, y): a short stroke of the line's colour (and ``dash``, an SVG
+    attribute string) and its label."""
+    return (f'<line x1="{x + 12}" y1="{y}" x2="{x + 36}" y2="{y}" stroke="{colour}" '
+            f'stroke-width="2"{dash}/><text x="{x + 42}" y="{y + 4}">{label}</text>')
