@@ -127,9 +127,11 @@ def make_env(task: Task, steps: int = MAX_STEPS):
     return env
 
 
-def tokens(obs: Sequence[np.ndarray], env, cache: Optional[dict] = None) -> np.ndarray:
+def tokens(obs: Sequence[np.ndarray], env, cache: Optional[dict] = None,
+           mask: Optional[np.ndarray] = None) -> np.ndarray:
     """(N, 80) token values: RWARE's per-agent observation vectors and each agent's errand
-    (``cache``: distance fields kept between the steps of one episode)."""
+    (``cache``: distance fields kept between the steps of one episode; ``mask``: this step's
+    :func:`action_mask`, when the caller has it)."""
     view = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1).copy()
     if view.shape[1] != VIEW_TOKENS:
         raise ValueError(f"RWARE observations of {view.shape[1]} values, expected "
@@ -137,10 +139,11 @@ def tokens(obs: Sequence[np.ndarray], env, cache: Optional[dict] = None) -> np.n
     height, width = env.grid_size
     view[:, 0] /= width - 1
     view[:, 1] /= height - 1
-    return np.concatenate([view, errands(env, cache)], axis=1)
+    return np.concatenate([view, errands(env, cache, mask)], axis=1)
 
 
-def errands(env, cache: Optional[dict] = None) -> np.ndarray:
+def errands(env, cache: Optional[dict] = None,
+            mask: Optional[np.ndarray] = None) -> np.ndarray:
     """(N, 9) each agent's errand tokens (the module doc): its kind, one-hot; per action the
     change of the path left to it, in -1..1; that path's length over width + height."""
     cache = {} if cache is None else cache
@@ -151,7 +154,7 @@ def errands(env, cache: Optional[dict] = None) -> np.ndarray:
     requested = {s.id for s in env.request_queue}
     goals = tuple(sorted((int(x), int(y)) for x, y in env.goals))
     empty = tuple(sorted((int(x), int(y)) for y, x in np.argwhere(~standing & (env.highways == 0))))
-    mask = action_mask(env)
+    mask = action_mask(env) if mask is None else mask
     out = np.zeros((len(env.agents), ERRAND_TOKENS), dtype=np.float32)
     out[:, -1] = 1.0
     for i, agent in enumerate(env.agents):
@@ -214,7 +217,8 @@ def run_episode(task: Task, seed: int, act: Act, steps: int = MAX_STEPS
     rows: Dict[str, List[np.ndarray]] = {"tokens": [], "action": [], "mask": [], "reward": []}
     done, fields = False, {}
     while not done:
-        toks, mask = tokens(obs, env, fields), action_mask(env)
+        mask = action_mask(env)
+        toks = tokens(obs, env, fields, mask)
         actions = np.asarray(act(env, toks, mask), dtype=np.int64)
         if actions.shape != (agents,) or actions.min() < 0 or actions.max() >= NUM_ACTIONS:
             raise ValueError(f"a policy gave actions {actions.tolist()} for {agents} agents")
