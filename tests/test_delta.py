@@ -241,3 +241,20 @@ def test_teacher_options_are_checked(tmp_path: Path, capsys) -> None:
     assert "without the claim tokens" in capsys.readouterr().err
     with pytest.raises(ValueError, match="needs a teacher"):
         DeltaGenerator(CONFIG, DeltaConfig(str(MODEL), closeness=1.0))
+
+
+def test_compare_labels_reads_two_labellings_of_the_same_states(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    base = ["generate", "--from-model", str(MODEL), "--resolution", "soft", "--episodes", "1",
+            "--sizes", "11", "--agents", "6", "--steps", "20", "--window", "6", "--keep", "2",
+            "--workers", "1", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "e")]) == 0
+    assert main([*base, "--out", str(tmp_path / "t"), "--teacher", str(SEQUENTIAL_MODEL)]) == 0
+    run = subprocess.run([sys.executable, str(REPO / "scripts" / "compare_labels.py"),
+                          str(tmp_path / "t"), str(tmp_path / "e")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    t, e = (np.concatenate([s["action"] for s in Dataset(tmp_path / d)]) for d in "te")
+    assert f"labels agree on {(t == e).mean():.1%}" in run.stdout
+    assert f"waits {(t == 0).mean():.1%}" in run.stdout and "same states" in run.stdout
