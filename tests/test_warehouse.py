@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from marlgpt_training.cli import main
@@ -83,8 +84,6 @@ def test_errand_tokens_lead_along_the_experts_paths() -> None:
 
 
 def test_a_model_of_the_old_token_layout_is_refused(tmp_path: Path) -> None:
-    import pytest
-
     from marlgpt_training.model import checkpoint
     from marlgpt_training.policies.model import VectorModel
 
