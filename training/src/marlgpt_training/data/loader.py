@@ -13,6 +13,10 @@ With ``preceding`` (an order of agents, for ``loss.mode: icq``) a batch also hol
 (and its next row's) neighbour slots that come before its agent in the step's order, -1
 elsewhere (:mod:`marlgpt_training.data.preceding`), and ``next_action``, the next row's
 dataset action.
+
+With ``exchangeable`` (token teams whose slots are interchangeable, ``data.shuffle_agents``)
+every row's units of those teams come in a fresh random order, and its preceding actions follow
+them (:mod:`marlgpt_training.data.shuffle`).
 """
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
@@ -21,8 +25,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from marlgpt_training.data.preceding import check_layout, pool_preceding
+from marlgpt_training.data.preceding import SLOT_TEAM, check_layout, pool_preceding
 from marlgpt_training.data.records import Dataset, DatasetError
+from marlgpt_training.data.shuffle import draw_orders, permute_slots, shuffle_tokens, slot_groups
 
 
 def next_rows(episode: np.ndarray, agent: np.ndarray, done: np.ndarray) -> np.ndarray:
@@ -43,7 +48,7 @@ class BatchStream(IterableDataset):
 
     def __init__(self, dirs: Sequence[Path], batch_size: int, seed: int = 0, rank: int = 0,
                  world_size: int = 1, mix_shards: int = 16,
-                 preceding: Optional[str] = None) -> None:
+                 preceding: Optional[str] = None, exchangeable: Sequence[int] = ()) -> None:
         super().__init__()
         if mix_shards < 1:
             raise ValueError(f"mix_shards must be at least 1, got {mix_shards}")
@@ -73,6 +78,10 @@ class BatchStream(IterableDataset):
         self.preceding = preceding  # the order of agents in a step, or None
         if preceding is not None:
             check_layout(self.layout)
+        try:
+            self.slot_groups = slot_groups(self.layout, exchangeable)
+        except ValueError as exc:
+            raise DatasetError(f"{self.env_name}: cannot shuffle agents: {exc}") from None
 
     @property
     def rows(self) -> int:
@@ -116,8 +125,11 @@ class BatchStream(IterableDataset):
                 "next_preceding": torch.from_numpy(preceding[nxt[pick]].astype(np.int64)),
                 "next_action": torch.from_numpy(pool["action"][nxt[pick]].astype(np.int64)),
             }
+            now, later = tokens[index].float(), tokens[after].float()
+            if self.slot_groups:
+                now, later = self._shuffled(now, later, extra, rng)
             yield {
-                "tokens": tokens[index].float(), "next_tokens": tokens[after].float(),
+                "tokens": now, "next_tokens": later,
                 "action": torch.from_numpy(pool["action"][pick].astype(np.int64)),
                 "action_mask": mask[index], "next_action_mask": mask[after],
                 "reward": torch.from_numpy(pool["reward"][pick]),
@@ -125,6 +137,19 @@ class BatchStream(IterableDataset):
                 "env_id": torch.full((len(pick),), self.env_id, dtype=torch.long),
                 **self.indices, **extra,
             }
+
+
+    def _shuffled(self, now: torch.Tensor, later: torch.Tensor, extra: Dict,
+                  rng: np.random.Generator):
+        """``now`` and ``later`` with agents shuffled (each its own orders; a state's value
+        does not depend on its slots' order), the preceding actions following them."""
+        groups, rows = self.slot_groups, len(now)
+        orders, next_orders = draw_orders(groups, rows, rng), draw_orders(groups, rows, rng)
+        if extra:
+            extra["preceding"] = permute_slots(extra["preceding"], groups, orders, SLOT_TEAM)
+            extra["next_preceding"] = permute_slots(extra["next_preceding"], groups,
+                                                    next_orders, SLOT_TEAM)
+        return shuffle_tokens(now, groups, orders), shuffle_tokens(later, groups, next_orders)
 
 
 def pool_shards(shards: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:

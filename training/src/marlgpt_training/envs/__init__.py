@@ -12,6 +12,8 @@ Each environment is one module of this package (:mod:`~marlgpt_training.envs.pog
 - ``VECTOR``: a checkpoint acts in it through ``policies.model.VectorModel`` (tokens: one
   vector per agent) rather than as a grid policy (``policies.model.ModelPolicy``);
 - ``DELTA_DATA``: ``marlgpt generate --from-model`` works in it (``data.delta``);
+- ``EXCHANGEABLE``: the token teams whose slots hold interchangeable agents, which
+  ``data.shuffle_agents`` permutes per row (``data.shuffle``);
 - ``PACKAGE``: (import name, what for, distribution) of the package it runs on, for
   ``marlgpt info``;
 - ``make_generator(settings)``: its data generator (for ``data.generate.generate``) from a
@@ -58,6 +60,7 @@ class Environment:
     encoder: str
     vector: bool
     delta_data: bool
+    exchangeable: Tuple[int, ...]
     package: Tuple[str, str, str]
     make_generator: Callable[[dict], object]
     generator_settings: Callable[[argparse.Namespace], dict]
@@ -70,7 +73,8 @@ class Environment:
         """The environment that ``module`` defines."""
         return cls(name=module.NAME, summary=module.SUMMARY, evaluation=module.EVALUATION,
                    score_unit=module.SCORE_UNIT, encoder=module.ENCODER, vector=module.VECTOR,
-                   delta_data=module.DELTA_DATA, package=module.PACKAGE,
+                   delta_data=module.DELTA_DATA, exchangeable=tuple(module.EXCHANGEABLE),
+                   package=module.PACKAGE,
                    make_generator=module.make_generator,
                    generator_settings=module.generator_settings,
                    check_generate=module.check_generate, check_eval=module.check_eval,

@@ -58,6 +58,9 @@ SCORE_UNIT = "win rate"
 ENCODER = "grf-players"
 VECTOR = True
 DELTA_DATA = False
+#: Token teams whose slots are interchangeable (``data.shuffle_agents``): the nearest
+#: team-mates and the nearest rivals.
+EXCHANGEABLE = (1, 2)
 PACKAGE = ("gfootball_engine", "training environment: Google Research Football", "gfootball")
 ENV_ID = 2
 #: Scenario -> players per team (all of the left team are agents).

@@ -37,6 +37,9 @@ SCORE_UNIT = "normalised return"
 ENCODER = "lbf-vector"
 VECTOR = True
 DELTA_DATA = False
+#: Token teams whose slots are interchangeable (``data.shuffle_agents``): the other players
+#: and the foods.
+EXCHANGEABLE = (1, 2)
 PACKAGE = ("lbforaging", "training environment: Level-Based Foraging", "lbforaging")
 ENV_ID = 1
 MAX_FOODS, MAX_PLAYERS, MAX_LEVEL = 3, 3, 3

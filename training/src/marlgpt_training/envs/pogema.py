@@ -28,7 +28,7 @@ import numpy as np
 
 from marlgpt_planner import step_rule
 from marlgpt_planner.actions import DELTAS, moves
-from marlgpt_planner.encoder import ENCODER_NAME, Encoder, GridState, Observation
+from marlgpt_planner.encoder import ENCODER_NAME, TEAM_NEIGHBOUR, Encoder, GridState, Observation
 from marlgpt_planner.expert import PibtExpert, pibt
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.sequential import sequential_step
@@ -46,6 +46,8 @@ SCORE_UNIT = "goals/step"
 ENCODER = ENCODER_NAME
 VECTOR = False
 DELTA_DATA = True
+#: Token teams whose slots are interchangeable (``data.shuffle_agents``): the neighbours.
+EXCHANGEABLE = (TEAM_NEIGHBOUR,)
 PACKAGE = ("pogema", "benchmark environment", "pogema")
 ENV_ID = 0
 

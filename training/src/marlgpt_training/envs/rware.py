@@ -72,6 +72,9 @@ SCORE_UNIT = "deliveries/step"
 ENCODER = "rware-vector"
 VECTOR = True
 DELTA_DATA = False
+#: Token teams whose slots are interchangeable (``data.shuffle_agents``): none; the slots are
+#: the cells of the agent's view, places rather than agents.
+EXCHANGEABLE = ()
 PACKAGE = ("rware", "training environment: the multi-robot warehouse", "rware")
 ENV_ID = 3
 #: RWARE's warehouse sizes (shelf rows x shelf columns of 8-shelf-high blocks).

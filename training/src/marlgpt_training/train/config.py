@@ -43,6 +43,10 @@ class DataConfig:
     #: episodes into every batch and holds more rows in memory (float16 tokens: ~28 MB per
     #: 8-episode POGEMA shard).
     mix_shards: int = 16
+    #: Shuffle interchangeable agents' slots (other players, foods, neighbours: each
+    #: environment's ``EXCHANGEABLE`` token teams) in a fresh order for every row
+    #: (docs/training.md, "Unseen tasks").
+    shuffle_agents: bool = False
     #: If a directory is missing: generate it with these `marlgpt generate` settings
     #: (one spec for every directory, or a mapping from directory to spec).
     generate: Optional[dict] = None

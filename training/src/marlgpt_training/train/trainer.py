@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from marlgpt_training import envs
 from marlgpt_training.data.loader import BatchStream, balanced_batches, loaders
 from marlgpt_training.data.records import Dataset
 from marlgpt_training.model import checkpoint
@@ -102,8 +103,10 @@ def train(config: TrainConfig, out: Path, resume: bool = False, progress: bool =
     groups = group_by_environment(config.data.dirs)
     order = config.loss.icq_order if config.loss.mode == "icq" else None
     streams = [BatchStream(dirs, config.optim.batch_size, config.optim.seed, env.rank,
-                           env.world_size, config.data.mix_shards, preceding=order)
-               for dirs in groups.values()]
+                           env.world_size, config.data.mix_shards, preceding=order,
+                           exchangeable=envs.get(name).exchangeable
+                           if config.data.shuffle_agents else ())
+               for name, dirs in groups.items()]
     encoder = streams[0].layout if len(streams) == 1 else {s.env_name: s.layout for s in streams}
     saved_config = dict(config.to_dict(), encoder=encoder,
                         environments={s.env_name: {"env_id": s.env_id,
