@@ -82,7 +82,8 @@ def test_training_with_shuffled_agents_runs_and_is_refused_where_nothing_shuffle
         "run": {"log_every": 1, "checkpoint_every": 2}}))
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run"),
                  "--no-progress"]) == 0
-    saved = yaml.safe_load((tmp_path / "run" / "checkpoints" / "step-000002" / "config.yaml").read_text())
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-000002"
+    saved = yaml.safe_load((checkpoint / "config.yaml").read_text())
     assert saved["data"]["shuffle_agents"] is True
     with pytest.raises(DatasetError, match="cannot shuffle agents"):
         BatchStream([data_dir], 8, exchangeable=(0,))
