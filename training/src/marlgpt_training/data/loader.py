@@ -127,7 +127,7 @@ class BatchStream(IterableDataset):
             }
             now, later = tokens[index].float(), tokens[after].float()
             if self.slot_groups:
-                now, later = self._shuffled(now, later, extra, rng)
+                now, later, extra = self._shuffled(now, later, extra, rng)
             yield {
                 "tokens": now, "next_tokens": later,
                 "action": torch.from_numpy(pool["action"][pick].astype(np.int64)),
@@ -138,18 +138,20 @@ class BatchStream(IterableDataset):
                 **self.indices, **extra,
             }
 
-
     def _shuffled(self, now: torch.Tensor, later: torch.Tensor, extra: Dict,
                   rng: np.random.Generator):
-        """``now`` and ``later`` with agents shuffled (each its own orders; a state's value
-        does not depend on its slots' order), the preceding actions following them."""
+        """``now``, ``later`` and ``extra`` with agents shuffled (each its own orders; a
+        state's value does not depend on its slots' order), the preceding actions following
+        their slots."""
         groups, rows = self.slot_groups, len(now)
         orders, next_orders = draw_orders(groups, rows, rng), draw_orders(groups, rows, rng)
         if extra:
-            extra["preceding"] = permute_slots(extra["preceding"], groups, orders, SLOT_TEAM)
-            extra["next_preceding"] = permute_slots(extra["next_preceding"], groups,
-                                                    next_orders, SLOT_TEAM)
-        return shuffle_tokens(now, groups, orders), shuffle_tokens(later, groups, next_orders)
+            extra = dict(extra,
+                         preceding=permute_slots(extra["preceding"], groups, orders, SLOT_TEAM),
+                         next_preceding=permute_slots(extra["next_preceding"], groups,
+                                                      next_orders, SLOT_TEAM))
+        return (shuffle_tokens(now, groups, orders), shuffle_tokens(later, groups, next_orders),
+                extra)
 
 
 def pool_shards(shards: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
