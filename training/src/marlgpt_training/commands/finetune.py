@@ -21,9 +21,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         "actor and critic are fine-tuned jointly with PPO (clipped surrogate, HL-Gauss value "
         "loss, entropy bonus, GAE). In pogema-lmapf every step is settled by the fleet's "
         "step rule (settings.resolution: shield or soft), so the policy learns what the "
-        "fleet executes. Checkpoints in OUT/checkpoints (the layout marlgpt eval and export "
+        "fleet executes; in rware the evaluation samples (settings.eval_sample), in grf it "
+        "scores wins. Checkpoints in OUT/checkpoints (the layout marlgpt eval and export "
         "read, plus the optimizer and the update counter), one JSON line per update in "
-        "OUT/metrics.jsonl, TensorBoard scalars in OUT/tb; the greedy policy is evaluated "
+        "OUT/metrics.jsonl, TensorBoard scalars in OUT/tb; the policy is evaluated "
         "before the first update and at the end (run.eval_every: also in between), with a "
         "95 % interval. DDP under torchrun (gloo on CPUs, NCCL on GPUs): every process runs "
         "its own instances.",

@@ -319,19 +319,31 @@ class WarehouseGenerator:
 
 # --- evaluation -------------------------------------------------------------------------------
 
-def evaluate(policy: Callable[[np.random.Generator], Act], episodes: int,
-             tasks: Sequence[Task] = (("tiny", 2), ("tiny", 4)), seed: int = 10_000,
-             steps: int = MAX_STEPS, progress: Callable[[], None] = lambda: None) -> dict:
-    """Deliveries per step per task over ``episodes`` seeded episodes (tasks in turn):
-    ``policy(rng)`` gives each episode's acting function. Per task and over all episodes
-    (``all``): the mean and its 95 % interval, and deliveries per episode."""
-    per_task: Dict[str, List[float]] = {task_name(t): [] for t in tasks}
+def episode_scores(policy: Callable[[np.random.Generator], Act], episodes: int,
+                   tasks: Sequence[Task] = (("tiny", 2), ("tiny", 4)), seed: int = 10_000,
+                   steps: int = MAX_STEPS, progress: Callable[[], None] = lambda: None
+                   ) -> List[Tuple[Task, float]]:
+    """(task, deliveries per step) of ``episodes`` seeded episodes, the tasks in turn:
+    episode ``k`` plays ``tasks[k % len(tasks)]`` from seed ``seed + k`` with
+    ``policy(default_rng([seed, k]))``, its acting function."""
+    out = []
     for k in range(episodes):
         task = tasks[k % len(tasks)]
         rng = np.random.default_rng([seed, k])
         _, deliveries = run_episode(task, seed + k, policy(rng), steps)
-        per_task[task_name(task)].append(deliveries / steps)
+        out.append((task, deliveries / steps))
         progress()
+    return out
+
+
+def evaluate(policy: Callable[[np.random.Generator], Act], episodes: int,
+             tasks: Sequence[Task] = (("tiny", 2), ("tiny", 4)), seed: int = 10_000,
+             steps: int = MAX_STEPS, progress: Callable[[], None] = lambda: None) -> dict:
+    """Deliveries per step per task over :func:`episode_scores`' episodes: per task and over
+    all episodes (``all``), the mean and its 95 % interval, and deliveries per episode."""
+    per_task: Dict[str, List[float]] = {task_name(t): [] for t in tasks}
+    for task, value in episode_scores(policy, episodes, tasks, seed, steps, progress):
+        per_task[task_name(task)].append(value)
     report = {}
     everything = [v for values in per_task.values() for v in values]
     for name, values in [*per_task.items(), ("all", everything)]:

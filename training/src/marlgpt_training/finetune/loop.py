@@ -219,8 +219,8 @@ def finetune(run: Run, out: Path, progress: bool = True,
     if env.main and update == 0 and config.run.eval_at_start and stop > 0:
         record = evaluate()
         log(record)
-        print(f"update 0 (the pretrained policy): eval {record['eval_score']:.3f} "
-              f"[{record['eval_low']:.3f}, {record['eval_high']:.3f}]", flush=True)
+        print(f"update 0 (the pretrained policy): eval {record['eval_score']:.4g} "
+              f"[{record['eval_low']:.4g}, {record['eval_high']:.4g}]", flush=True)
     bar = tqdm(total=stop, initial=update, desc="finetune", unit="update",
                disable=not (progress and env.main), dynamic_ncols=True)
     phase, wrapped, frozen_digest = None, model, None
@@ -266,10 +266,10 @@ def finetune(run: Run, out: Path, progress: bool = True,
                   "agent_steps_per_s": rows / max(seconds, 1e-9)}
         if env.main and (update % config.run.log_every == 0 or update == stop):
             log(record)
-            bar.set_postfix(phase=record["phase"], score=f"{record['score']:.3f}",
+            bar.set_postfix(phase=record["phase"], score=f"{record['score']:.4g}",
                             v_loss=f"{record['value_loss']:.3f}")
             if not progress:
-                print(f"update {update} ({record['phase']}): score {record['score']:.3f} "
+                print(f"update {update} ({record['phase']}): score {record['score']:.4g} "
                       f"value_loss {record['value_loss']:.4f} entropy {record['entropy']:.3f} "
                       f"kl {record['approx_kl']:.4f} ev {record['explained_variance']:.3f} "
                       f"{record['agent_steps_per_s']:.0f} agent-steps/s", flush=True)
@@ -285,8 +285,8 @@ def finetune(run: Run, out: Path, progress: bool = True,
             evaluated = evaluate()
             log(evaluated)
             record.update({k: v for k, v in evaluated.items() if k != "eval_scores"})
-            bar.write(f"update {update}: eval {evaluated['eval_score']:.3f} "
-                      f"[{evaluated['eval_low']:.3f}, {evaluated['eval_high']:.3f}]")
+            bar.write(f"update {update}: eval {evaluated['eval_score']:.4g} "
+                      f"[{evaluated['eval_low']:.4g}, {evaluated['eval_high']:.4g}]")
     bar.close()
     if writer is not None:
         writer.close()

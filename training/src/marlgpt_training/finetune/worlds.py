@@ -8,7 +8,7 @@ from typing import Callable, Dict, List, Protocol
 
 import numpy as np
 
-from marlgpt_training.finetune import foraging, lifelong
+from marlgpt_training.finetune import football, foraging, lifelong, warehouse
 from marlgpt_training.finetune.vector import Episode
 
 
@@ -33,7 +33,9 @@ class World(Protocol):
 
 WORLDS: Dict[str, Callable[..., World]] = {
     foraging.NAME: foraging.ForagingWorld,
+    football.NAME: football.FootballWorld,
     lifelong.NAME: lifelong.LifelongWorld,
+    warehouse.NAME: warehouse.WarehouseWorld,
 }
 
 
