@@ -20,15 +20,17 @@ from marlgpt_training.envs import lbf, rware
 from marlgpt_training.envs.common import interval
 
 
-def scores(env: str, path: str, episodes: int, sample: bool, tasks) -> List[float]:
+def scores(env: str, path: str, episodes: int, sample: bool, tasks, seed: int = 10_000
+           ) -> List[float]:
     from marlgpt_training.policies.model import VectorModel
 
     if env == lbf.NAME:
         return lbf.evaluate(VectorModel(path, lbf.NAME, lbf.ENCODER, sample=sample),
-                            episodes, tasks=tasks)["returns"]
+                            episodes, seed=seed, tasks=tasks)["returns"]
     model = VectorModel(path, rware.NAME, rware.ENCODER, sample=sample,
                         version=rware.ENCODER_VERSION)
-    return [value for _, value in rware.episode_scores(lambda rng: model, episodes, tasks)]
+    return [value for _, value in rware.episode_scores(lambda rng: model, episodes, tasks,
+                                                       seed)]
 
 
 def shown(values: List[float]) -> str:
@@ -49,6 +51,9 @@ def main() -> None:
     parser.add_argument("--rware-size", nargs="+", default=list(rware.DEFAULT_SIZES))
     parser.add_argument("--agents", type=lambda text: [int(n) for n in text.split(",")],
                         default=list(rware.DEFAULT_AGENTS), help="rware: e.g. 2,4")
+    parser.add_argument("--seed", type=int, default=10_000,
+                        help="the first episode's seed (default: marlgpt eval's); another "
+                        "one scores on episodes no evaluation during training saw")
     args = parser.parse_args()
     if args.tasks:
         tasks = [tuple(t) for t in task_lists.load(args.tasks, args.env)["test"]]
@@ -56,7 +61,7 @@ def main() -> None:
         tasks = lbf.TASKS
     else:
         tasks = rware.check_tasks(args.rware_size, args.agents)
-    results = {run: scores(args.env, run, args.episodes, args.sample, tasks)
+    results = {run: scores(args.env, run, args.episodes, args.sample, tasks, args.seed)
                for run in args.runs}
     first = results[args.runs[0]]
     mode = "sampled" if args.sample else "greedy"
