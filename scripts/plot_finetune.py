@@ -50,7 +50,8 @@ def paired(first: dict, last: dict) -> Optional[Dict[str, float]]:
     return {"mean": mean, "low": mean - half, "high": mean + half}
 
 
-def svg(updates: List[dict], evaluations: List[dict], title: str, smooth: int) -> str:
+def svg(updates: List[dict], evaluations: List[dict], title: str, smooth: int,
+        eval_label: str = "greedy evaluation") -> str:
     steps_at = {0: 0}
     steps_at.update({r["update"]: r["agent_steps"] for r in updates})
     xs = [r["agent_steps"] for r in updates]
@@ -92,7 +93,7 @@ def svg(updates: List[dict], evaluations: List[dict], title: str, smooth: int) -
                    f'fill="{EVAL}"/>')
     legend = [(TRAIN, "training episodes (sampled)"),
               (SMOOTH, f"  moving average of {smooth}"),
-              (EVAL, "greedy evaluation, 95 %")]
+              (EVAL, f"{eval_label}, 95 %")]
     for index, (colour, label) in enumerate(legend):
         out.append(legend_line(x1, y1 + 18 * index, colour, label))
     out.append("</svg>")
@@ -104,6 +105,8 @@ def main() -> None:
     parser.add_argument("metrics", type=Path, help="a run's OUT/metrics.jsonl")
     parser.add_argument("--out", type=Path, required=True, help="SVG file to write")
     parser.add_argument("--title", default="marlgpt finetune")
+    parser.add_argument("--eval-label", default="greedy evaluation",
+                        help="what the evaluations were (rware samples: 'sampled evaluation')")
     parser.add_argument("--smooth", type=int, default=10, metavar="N",
                         help="updates in the moving average (default: %(default)s)")
     args = parser.parse_args()
@@ -111,17 +114,18 @@ def main() -> None:
     if not updates:
         parser.error(f"{args.metrics} has no update records")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(svg(updates, evaluations, args.title, max(1, args.smooth)))
+    args.out.write_text(svg(updates, evaluations, args.title, max(1, args.smooth),
+                                  args.eval_label))
     print(f"wrote {args.out}")
     if evaluations:
         first, last = evaluations[0], evaluations[-1]
         for e in (first, last):
-            print(f"update {e['update']}: {e['eval_score']:.3f} [{e['eval_low']:.3f}, "
-                  f"{e['eval_high']:.3f}] over {e['eval_episodes']} episodes")
+            print(f"update {e['update']}: {e['eval_score']:.4g} [{e['eval_low']:.4g}, "
+                  f"{e['eval_high']:.4g}] over {e['eval_episodes']} episodes")
         change = paired(first, last)
         if change is not None:
-            print(f"paired difference: {change['mean']:+.3f} [{change['low']:+.3f}, "
-                  f"{change['high']:+.3f}]")
+            print(f"paired difference: {change['mean']:+.4g} [{change['low']:+.4g}, "
+                  f"{change['high']:+.4g}]")
 
 
 if __name__ == "__main__":
