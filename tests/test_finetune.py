@@ -170,6 +170,19 @@ def test_two_updates_on_lbf_warm_up_the_critic_then_tune_the_actor_and_resume(
     evaluations = [line for line in lines if "eval_score" in line]
     assert [e["update"] for e in evaluations] == [0, 2, 3]
     assert all(e["eval_low"] <= e["eval_score"] <= e["eval_high"] for e in evaluations)
+    # checkpoints/best.json names the last evaluation that beat every earlier one (none
+    # if the pretrained policy's, at update 0, was never beaten), across the resume
+    best, record = None, evaluations[0]["eval_score"]
+    for e in evaluations[1:]:
+        if e["eval_score"] > record:
+            best, record = e["update"], e["eval_score"]
+    best_file = run / "checkpoints" / "best.json"
+    if best is None:
+        assert not best_file.exists()
+    else:
+        kept = json.loads(best_file.read_text())
+        assert kept["update"] == best and kept["eval_score"] == record
+        assert (run / "checkpoints" / kept["checkpoint"] / "model.safetensors").is_file()
     assert (run / "tb").is_dir()
 
 
@@ -280,3 +293,29 @@ def test_two_process_torchrun_keeps_replicas_identical(tmp_path: Path) -> None:
     assert "2 process(es)" in result.stdout and "update 2 (joint)" in result.stdout
     state = torch.load(out / "checkpoints/step-000002/state.pt", weights_only=False)
     assert len(set(state["next_index"])) == 2  # each process its own episodes
+
+
+def test_the_best_evaluation_names_its_checkpoint(tmp_path: Path) -> None:
+    from marlgpt_training.finetune.loop import METRICS, _keep_best
+
+    (tmp_path / "checkpoints").mkdir()
+    metrics = tmp_path / METRICS
+    best = tmp_path / "checkpoints" / "best.json"
+
+    def evaluation(update: int, score: float) -> None:
+        record = {"update": update, "eval_score": score, "eval_low": score - 0.1,
+                  "eval_high": score + 0.1}
+        with metrics.open("a") as stream:  # the loop logs an evaluation before keeping it
+            stream.write(json.dumps(record) + "\n")
+        if update:  # update 0 is the pretrained policy: logged, no checkpoint of the run
+            _keep_best(tmp_path, record)
+
+    evaluation(0, 0.30)
+    evaluation(25, 0.25)
+    assert not best.exists()  # below the pretrained policy
+    evaluation(50, 0.40)
+    assert json.loads(best.read_text())["checkpoint"] == "step-000050"
+    evaluation(75, 0.40)  # a tie keeps the earlier one
+    evaluation(100, 0.35)
+    kept = json.loads(best.read_text())
+    assert kept["update"] == 50 and kept["eval_score"] == 0.40

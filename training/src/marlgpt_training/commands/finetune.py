@@ -26,7 +26,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         "read, plus the optimizer and the update counter), one JSON line per update in "
         "OUT/metrics.jsonl, TensorBoard scalars in OUT/tb; the policy is evaluated "
         "before the first update and at the end (run.eval_every: also in between), with a "
-        "95 % interval. DDP under torchrun (gloo on CPUs, NCCL on GPUs): every process runs "
+        "95 % interval; OUT/checkpoints/best.json names the checkpoint of the best one. "
+        "DDP under torchrun (gloo on CPUs, NCCL on GPUs): every process runs "
         "its own instances.",
         epilog="examples: marlgpt finetune --config training/configs/finetune-tiny.yaml "
         "--init runs/lbf-bc --out runs/lbf-ft;  marlgpt finetune --resume runs/lbf-ft "

@@ -276,14 +276,16 @@ def finetune(run: Run, out: Path, progress: bool = True,
         bar.update()
         indices_now = _gather(vector.next_index, env)
         last = update == stop
-        if env.main and (update % config.run.checkpoint_every == 0 or last):
+        every = config.run.eval_every
+        evaluating = env.main and ((every and update % every == 0) or last)
+        if env.main and (update % config.run.checkpoint_every == 0 or last or evaluating):
             checkpoint.save(out, update, model, None, optimizer,
                             {"update": update, "next_index": indices_now,
                              "totals": dict(totals)}, saved_config)
-        every = config.run.eval_every
-        if env.main and ((every and update % every == 0) or last):
+        if evaluating:
             evaluated = evaluate()
             log(evaluated)
+            _keep_best(out, evaluated)
             record.update({k: v for k, v in evaluated.items() if k != "eval_scores"})
             bar.write(f"update {update}: eval {evaluated['eval_score']:.4g} "
                       f"[{evaluated['eval_low']:.4g}, {evaluated['eval_high']:.4g}]")
@@ -294,6 +296,22 @@ def finetune(run: Run, out: Path, progress: bool = True,
     env.close()
     record["update"] = update
     return record
+
+
+def _keep_best(out: Path, evaluated: dict) -> None:
+    """``OUT/checkpoints/best.json``: the checkpoint of the best evaluation so far, when it beats
+    every earlier one of the run (the pretrained policy's, at update 0, included). Chosen on the
+    evaluation's own episodes: confirm it on others (``scripts/paired_intervals.py --seed``)."""
+    best_path = out / "checkpoints" / "best.json"
+    earlier = [json.loads(line) for line in (out / METRICS).read_text().splitlines()
+               if line.strip() and '"eval_score"' in line]
+    earlier = [e for e in earlier if e["update"] < evaluated["update"]]
+    if any(e["eval_score"] >= evaluated["eval_score"] for e in earlier):
+        return
+    best_path.write_text(json.dumps({
+        "update": evaluated["update"], "checkpoint": f"step-{evaluated['update']:06d}",
+        "eval_score": evaluated["eval_score"], "eval_low": evaluated["eval_low"],
+        "eval_high": evaluated["eval_high"]}) + "\n")
 
 
 def _gather(value: int, env: Distributed) -> List[int]:
