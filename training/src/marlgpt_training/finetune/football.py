@@ -13,6 +13,7 @@ import numpy as np
 
 from marlgpt_planner.rankings import choose
 from marlgpt_training.envs import grf
+from marlgpt_training.finetune.checks import check_layout, with_defaults
 
 NAME = grf.NAME
 #: Settings (``settings:`` in the config) and their defaults: the three academy scenarios
@@ -58,17 +59,9 @@ class FootballWorld:
     name = NAME
 
     def __init__(self, settings: dict, layout: dict, team_reward: bool, seed: int) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"{NAME} settings: unknown keys {unknown}; known: "
-                             f"{sorted(DEFAULTS)}")
-        values = dict(DEFAULTS, **settings)
+        values = with_defaults(NAME, settings, DEFAULTS)
         expected = grf.layout()
-        if any(layout.get(key) != expected[key]
-               for key in ("encoder", "encoder_version", "indices")):
-            raise ValueError(f"the checkpoint's {NAME} token layout ({layout.get('encoder')} "
-                             f"v{layout.get('encoder_version')}) is not this environment's "
-                             f"({expected['encoder']} v{expected['encoder_version']})")
+        check_layout(NAME, layout, expected)
         self.scenarios: Sequence[str] = grf.check_scenarios(
             [str(s) for s in values["scenarios"]], f"{NAME} settings: scenarios")
         self.settings = values

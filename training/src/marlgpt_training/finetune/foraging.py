@@ -7,6 +7,7 @@ import numpy as np
 from marlgpt_planner.rankings import choose
 from marlgpt_training.envs import lbf
 from marlgpt_training.expert.foraging import action_mask
+from marlgpt_training.finetune.checks import check_layout
 
 NAME = lbf.NAME
 #: Seeds of the evaluation episodes: ``marlgpt eval --env lbf``'s (tasks in turn).
@@ -66,11 +67,7 @@ class ForagingWorld:
         if settings:
             raise ValueError(f"{NAME} takes no settings, got {sorted(settings)}")
         expected = lbf.layout()
-        if layout.get("encoder") != expected["encoder"] or \
-                layout.get("indices") != expected["indices"]:
-            raise ValueError(f"the checkpoint's {NAME} token layout ({layout.get('encoder')} "
-                             f"v{layout.get('encoder_version')}) is not this environment's "
-                             f"({expected['encoder']} v{expected['encoder_version']})")
+        check_layout(NAME, layout, expected, keys=("encoder", "indices"))
         self.layout = layout
         self.team_reward = team_reward
         self.seed = seed

@@ -19,6 +19,7 @@ from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.shield import GoalAges
 from marlgpt_planner.step_rule import SHIELD, StepRule
 from marlgpt_training.envs import pogema
+from marlgpt_training.finetune.checks import with_defaults
 
 NAME = pogema.NAME
 #: Settings (``settings:`` in the config) and their defaults.
@@ -89,11 +90,7 @@ class LifelongWorld:
     name = NAME
 
     def __init__(self, settings: dict, layout: dict, team_reward: bool, seed: int) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"{NAME} settings: unknown keys {unknown}; known: "
-                             f"{sorted(DEFAULTS)}")
-        values = dict(DEFAULTS, **settings)
+        values = with_defaults(NAME, settings, DEFAULTS)
         self.rule = StepRule(str(values["resolution"]), 0.0, int(values["search"]))
         if self.rule.in_turn:
             raise ValueError(f"resolution {self.rule.resolution} asks agents in turn; "

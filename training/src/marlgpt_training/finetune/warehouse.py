@@ -14,6 +14,7 @@ import numpy as np
 from marlgpt_planner.rankings import choose
 from marlgpt_training.envs import rware
 from marlgpt_training.expert.warehouse import action_mask
+from marlgpt_training.finetune.checks import check_layout, with_defaults
 
 NAME = rware.NAME
 #: Settings (``settings:`` in the config) and their defaults: the tasks of ``marlgpt generate
@@ -64,17 +65,9 @@ class WarehouseWorld:
     name = NAME
 
     def __init__(self, settings: dict, layout: dict, team_reward: bool, seed: int) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"{NAME} settings: unknown keys {unknown}; known: "
-                             f"{sorted(DEFAULTS)}")
-        values = dict(DEFAULTS, **settings)
+        values = with_defaults(NAME, settings, DEFAULTS)
         expected = rware.layout()
-        if any(layout.get(key) != expected[key]
-               for key in ("encoder", "encoder_version", "indices")):
-            raise ValueError(f"the checkpoint's {NAME} token layout ({layout.get('encoder')} "
-                             f"v{layout.get('encoder_version')}) is not this environment's "
-                             f"({expected['encoder']} v{expected['encoder_version']})")
+        check_layout(NAME, layout, expected)
         self.tasks = rware.check_tasks([str(s) for s in values["sizes"]],
                                        [int(n) for n in values["agents"]])
         self.steps = int(values["steps"])
