@@ -22,7 +22,7 @@ from marlgpt_training.benchmark.evaluate import EvalReport
 from marlgpt_training.benchmark.mapset import MapSet
 
 #: What every merged run must share.
-SAME = ("map_set", "policy", "resolution", "path_weight", "sample", "search")
+SAME = ("map_set", "policy", "resolution", "path_weight", "sample", "search", "rotations")
 
 
 def merge(results: List[dict], map_set: MapSet) -> dict:
@@ -30,7 +30,7 @@ def merge(results: List[dict], map_set: MapSet) -> dict:
     or overlap."""
     first = results[0]
     for key in SAME:
-        values = {json.dumps(r.get(key)) for r in results}
+        values = {json.dumps(r.get(key, True if key == "rotations" else None)) for r in results}
         if len(values) > 1:
             raise ValueError(f"the runs differ in {key}: {', '.join(sorted(values))}")
     if first["map_set"] != map_set.name:
@@ -43,7 +43,8 @@ def merge(results: List[dict], map_set: MapSet) -> dict:
             raise ValueError(f"instance {key} is in more than one run")
         seen.add(key)
     episodes.sort(key=lambda e: (e.num_agents, e.map_name, e.seed))
-    rule = StepRule(first["resolution"], first["path_weight"], first["search"])
+    rule = StepRule(first["resolution"], first["path_weight"], first["search"],
+                    first.get("rotations", True))
     return EvalReport(first["map_set"], first["policy"], episodes, map_set.reference_results(),
                       rule, first["sample"]).to_json()
 

@@ -37,11 +37,14 @@ CANDIDATES, HORIZON, JITTER = 16, 6, 8.0
 
 
 class Search(NamedTuple):
-    """How many candidate steps to try and how far to roll each out (1 candidate: no search)."""
+    """How many candidate steps to try and how far to roll each out (1 candidate: no search),
+    and whether the candidates and rollouts may move agents round a ring
+    (:mod:`marlgpt_planner.rotations`)."""
 
     candidates: int = CANDIDATES
     horizon: int = HORIZON
     jitter: float = JITTER
+    rotations: bool = True
 
     def check(self) -> "Search":
         if self.candidates < 1 or self.horizon < 1 or self.jitter < 0:
@@ -71,7 +74,8 @@ def pibt_rankings(fields: DistanceFields, positions: np.ndarray, goals: np.ndarr
 
 
 def rollout_score(fields: DistanceFields, start: np.ndarray, first: np.ndarray,
-                  goals: np.ndarray, priorities: np.ndarray, horizon: int) -> float:
+                  goals: np.ndarray, priorities: np.ndarray, horizon: int,
+                  rotations: bool = True) -> float:
     """Progress of the joint step ``start -> first`` followed by ``horizon - 1`` PIBT steps."""
     d_start = neighbour_distances(fields, start, goals)[:, 0].astype(np.int64)
     around = neighbour_distances(fields, first, goals)  # read for the ranking and the score
@@ -83,7 +87,8 @@ def rollout_score(fields: DistanceFields, start: np.ndarray, first: np.ndarray,
     positions = first
     for t in range(1, horizon):
         prio += 1.0
-        positions = shield(positions, pibt_rankings(fields, positions, goals, around), prio)
+        positions = shield(positions, pibt_rankings(fields, positions, goals, around), prio,
+                           rotations)
         around = neighbour_distances(fields, positions, goals)
         dist = around[:, 0].astype(np.int64)
         newly = (dist == 0) & (best > 0)
@@ -105,13 +110,13 @@ def candidate_steps(positions: np.ndarray, rankings: Sequence[Sequence[int]],
     rankings if given (the search passes plain PIBT's)."""
     priorities = np.asarray(ages, dtype=np.float64).reshape(-1)
     if first is None:
-        first = shield(positions, rankings, priorities)
+        first = shield(positions, rankings, priorities, search.rotations)
     out = [(np.asarray(first, dtype=np.int64).reshape(-1, 2), priorities)]
     rng = np.random.default_rng([abs(int(seed)), len(priorities)])
     for k in range(1, search.candidates):
         noisy = priorities + rng.uniform(0.0, search.jitter, len(priorities))
         ranked = alternative if alternative is not None and k % 2 else rankings
-        out.append((shield(positions, ranked, noisy), noisy))
+        out.append((shield(positions, ranked, noisy, search.rotations), noisy))
     return out
 
 
@@ -127,7 +132,7 @@ def search_step(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray
     positions = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
     goals = np.asarray(goals, dtype=np.int64).reshape(-1, 2)
     if search.candidates == 1 or search.horizon == 1 or len(positions) == 0:
-        return shield(positions, rankings, ages) if first is None else first
+        return shield(positions, rankings, ages, search.rotations) if first is None else first
     # Rankings come over the network: moves onto obstacles or off the map are dropped.
     legal = fields.free_moves(positions)
     rankings = [[a for a in ranking if 0 <= a < len(DELTAS) and legal[i, a]]
@@ -139,7 +144,8 @@ def search_step(fields: DistanceFields, positions: np.ndarray, goals: np.ndarray
     best_step, best = None, -np.inf
     for step, priorities in candidate_steps(positions, rankings, ages, seed, search,
                                             alternative, first):
-        score = rollout_score(fields, positions, step, goals, priorities, search.horizon)
+        score = rollout_score(fields, positions, step, goals, priorities, search.horizon,
+                              search.rotations)
         if score > best:  # the first of equals: the plain step wins ties
             best_step, best = step, score
     return best_step

@@ -38,7 +38,7 @@ PARAMETERS: Tuple[Tuple[str, Any], ...] = (
     ("nav.step_timeout", 20.0),
     ("fleet_protocol.lost_after", 5.0), ("fleet_protocol.startup_timeout", 60.0),
     ("fleet_protocol.heartbeat", 0.5), ("fleet_protocol.resolution", SHIELD),
-    ("fleet_protocol.search", 16),
+    ("fleet_protocol.search", 16), ("fleet_protocol.rotations", True),
     ("fleet_protocol.state_topic", "/fleet/state"), ("fleet_protocol.step_topic", "/fleet/step"),
     ("fleet_protocol.plan_topic", "/fleet/plan"), ("fleet_protocol.plan_timeout", 1.0),
     ("markers_topic", "/marlgpt/markers"), ("stats_file", ""), ("tick_rate", 20.0),
@@ -243,6 +243,7 @@ RULES: Dict[str, Rule] = {
     "fleet_protocol.heartbeat": _POSITIVE,
     "fleet_protocol.resolution": choice(resolutions()),
     "fleet_protocol.search": integer(1),
+    "fleet_protocol.rotations": flag,
     "fleet_protocol.state_topic": text(),
     "fleet_protocol.step_topic": text(),
     "fleet_protocol.plan_topic": text(),
@@ -331,6 +332,6 @@ def expert_settings(values: Dict[str, Any]) -> Dict[str, Any]:
 def step_rule(values: Dict[str, Any]) -> StepRule:
     """The fleet's step rule from validated parameters: ``fleet_protocol.resolution`` with
     ``model.path_weight`` and ``fleet_protocol.search`` where that resolution reads them (the
-    defaults of the others are ignored)."""
+    defaults of the others are ignored), and ``fleet_protocol.rotations``."""
     return StepRule.lenient(values["fleet_protocol.resolution"], values["model.path_weight"],
-                            values["fleet_protocol.search"])
+                            values["fleet_protocol.search"], values["fleet_protocol.rotations"])

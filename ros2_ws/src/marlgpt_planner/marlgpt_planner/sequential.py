@@ -28,6 +28,7 @@ import numpy as np
 from marlgpt_planner.actions import DELTAS, NUM_ACTIONS
 from marlgpt_planner.encoder import Encoder, Observation
 from marlgpt_planner.rankings import clean_ranking
+from marlgpt_planner.rotations import closes_rotation, rings
 
 Cell = Tuple[int, int]
 #: ``decide(rows, next_cells, known) -> rankings``: the rankings of agents ``rows`` at one
@@ -47,7 +48,7 @@ class Ledger(NamedTuple):
 
 
 def sequential_step(positions: np.ndarray, ages: Sequence[float], decide: Decide,
-                    radius: int) -> Tuple[np.ndarray, Ledger]:
+                    radius: int, rotations: bool = True) -> Tuple[np.ndarray, Ledger]:
     """Next cells (N, 2) of one sequential step, and its :class:`Ledger`.
 
     Args:
@@ -56,6 +57,8 @@ def sequential_step(positions: np.ndarray, ages: Sequence[float], decide: Decide
         decide: the policy, asked for agents' rankings in context (see :data:`Decide`).
         radius: the policy's field of view (Chebyshev), which bounds what its claim tokens
             read; batching relies on it.
+        rotations: whether three or more agents may move round a ring in one step
+            (:mod:`marlgpt_planner.rotations`).
     """
     pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
     cells = [(int(r), int(c)) for r, c in pos.tolist()]
@@ -103,6 +106,8 @@ def sequential_step(positions: np.ndarray, ages: Sequence[float], decide: Decide
             j = occupant.get(cell)
             if j is not None and j != i and nxt[j] == cells[i]:
                 continue  # j is moving into i's cell: a swap
+            if not rotations and closes_rotation(i, cell, occupant, nxt):
+                continue
             claim(i, cell)
             reserved[cell] = i
             if j is not None and j != i and nxt[j] is None and not serve(j):
@@ -118,7 +123,7 @@ def sequential_step(positions: np.ndarray, ages: Sequence[float], decide: Decide
         if nxt[i] is None:
             serve(i)
     after = np.array(nxt, dtype=np.int64).reshape(-1, 2)
-    check_step(pos, after)
+    check_step(pos, after, rotations)
     return after, Ledger(counts[0], counts[1], order, [asked.get(i, []) for i in range(n)])
 
 
@@ -134,10 +139,10 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def check_step(positions: np.ndarray, next_cells: np.ndarray) -> None:
-    """Refuse a step in which an agent jumps, two agents share a cell or two swap
-    (ValueError naming the agents): the last line of defence of every resolution that
-    promises none."""
+def check_step(positions: np.ndarray, next_cells: np.ndarray, rotations: bool = True) -> None:
+    """Refuse a step in which an agent jumps, two agents share a cell or two swap, or, with
+    ``rotations`` False, agents move round a ring (ValueError naming the agents): the last
+    line of defence of every resolution that promises none."""
     pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
     nxt = np.asarray(next_cells, dtype=np.int64).reshape(-1, 2)
     if pos.shape != nxt.shape:
@@ -154,6 +159,9 @@ def check_step(positions: np.ndarray, next_cells: np.ndarray) -> None:
         j = start.get((r, c))
         if j is not None and j != i and tuple(nxt[j]) == tuple(pos[i]):
             raise ValueError(f"agents {min(i, j)} and {max(i, j)} would swap cells")
+    ring = [] if rotations else rings(pos, nxt)
+    if ring:
+        raise ValueError(f"agents {sorted(ring[0])} would move round a ring")
 
 
 class AskInTurn:

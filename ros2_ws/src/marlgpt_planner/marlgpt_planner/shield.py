@@ -15,10 +15,12 @@ the joint step with Priority Inheritance with Backtracking (PIBT, Okumura et al.
 
 No two agents end in one cell and no two swap; rotations and following (entering a cell its
 occupant leaves in the same step) happen, as POGEMA's soft rule allows them, so POGEMA applies
-a shielded step unchanged. The outcome depends only on the positions, the rankings and the goal
-ages, so every robot of a fleet computes the same step from the same broadcast inputs.
-Moves onto obstacles are the rankings' business: drop them from a ranking (the encoder's action
-mask does). Pure Python + numpy, Python >= 3.8.
+a shielded step unchanged. With ``rotations=False`` a move that would close a ring of agents
+is treated as taken (:mod:`marlgpt_planner.rotations`: what real robots need). The outcome
+depends only on the positions, the rankings and the goal ages, so every robot of a fleet
+computes the same step from the same broadcast inputs. Moves onto obstacles are the rankings'
+business: drop them from a ranking (the encoder's action mask does).
+Pure Python + numpy, Python >= 3.8.
 """
 from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
@@ -26,6 +28,7 @@ import numpy as np
 
 from marlgpt_planner.actions import DELTAS
 from marlgpt_planner.rankings import clean_ranking
+from marlgpt_planner.rotations import closes_rotation
 
 Cell = Tuple[int, int]
 
@@ -52,7 +55,7 @@ class GoalAges:
 
 
 def shield(positions: np.ndarray, rankings: Sequence[Sequence[int]],
-           ages: Sequence[int]) -> np.ndarray:
+           ages: Sequence[int], rotations: bool = True) -> np.ndarray:
     """Next cells (N, 2) of one shielded step.
 
     Args:
@@ -62,6 +65,7 @@ def shield(positions: np.ndarray, rankings: Sequence[Sequence[int]],
             ranking means the agent can only stay.
         ages: per agent, steps since its goal changed (:class:`GoalAges`); higher goes first
             (any real numbers: the search jitters them).
+        rotations: whether three or more agents may move round a ring in one step.
     """
     pos = [(int(r), int(c)) for r, c in np.asarray(positions).reshape(-1, 2).tolist()]
     n = len(pos)
@@ -83,6 +87,8 @@ def shield(positions: np.ndarray, rankings: Sequence[Sequence[int]],
             j = occupant.get(cell)
             if j is not None and j != i and nxt[j] == pos[i]:
                 continue  # j is moving into i's cell: this would be a swap
+            if not rotations and closes_rotation(i, cell, occupant, nxt):
+                continue
             nxt[i] = cell
             reserved[cell] = i
             if j is not None and j != i and nxt[j] is None and not serve(j):

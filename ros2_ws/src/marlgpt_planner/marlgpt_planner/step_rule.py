@@ -23,6 +23,10 @@ the command line. A rule is a resolution, by name, and the options it reads:
   time ranks by its model, so the fleet goes on without the coordinator; the rollout
   search runs only on steps no robot follows a plan in.
 
+Every resolution takes ``rotations``: whether three or more agents may move round a ring in
+one step, as POGEMA allows (the default), or not, as real robots need
+(:mod:`marlgpt_planner.rotations`).
+
 Both parts of a step are here: :meth:`StepRule.choose` turns a policy's logits into what an
 agent hands in (one action, or a ranking), and :meth:`StepRule.settle` turns what every
 agent handed in into the next cells. Adding a resolution means a module beside
@@ -39,11 +43,14 @@ from marlgpt_planner.actions import DELTAS, WAIT
 from marlgpt_planner.grid import DistanceFields
 from marlgpt_planner.lookahead import Search, search_step
 from marlgpt_planner.rankings import choose, masked, path_weighted, rank, ranking_scores
+from marlgpt_planner.rotations import without_rotations
 from marlgpt_planner.sequential import Decide, sequential_step
 from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
 
 SOFT, SHIELD, SEQUENTIAL, CENTRAL = "soft", "shield", "sequential", "central"
+#: The agreement's mark of a rule that bans rotations.
+NO_ROTATIONS = "no-rotations"
 Rankings = List[List[int]]
 
 
@@ -65,7 +72,7 @@ def _settle_soft(rule: "StepRule", step: Settling) -> np.ndarray:
     positions = np.asarray(step.positions, dtype=np.int64).reshape(-1, 2)
     first = np.array([int(r[0]) if len(r) else WAIT for r in step.rankings], dtype=np.int64)
     after, _ = resolve(positions, positions + DELTAS[first], step.obstacles)
-    return after
+    return after if rule.rotations else without_rotations(positions, after)
 
 
 def _settle_shield(rule: "StepRule", step: Settling) -> np.ndarray:
@@ -73,20 +80,21 @@ def _settle_shield(rule: "StepRule", step: Settling) -> np.ndarray:
         if step.goals is None:
             raise ValueError("the rollout search needs every agent's goal")
         return search_step(step.fields, step.positions, step.goals, step.rankings, step.ages,
-                           step.seed, Search(candidates=rule.search))
-    return shield(step.positions, step.rankings, step.ages)
+                           step.seed, rule.searching())
+    return shield(step.positions, step.rankings, step.ages, rule.rotations)
 
 
 def _settle_sequential(rule: "StepRule", step: Settling) -> np.ndarray:
     if step.decide is None:
         raise ValueError("the sequential resolution asks the policy in turn: settle() needs "
                          "decide=")
-    first, ledger = sequential_step(step.positions, step.ages, step.decide, step.radius)
+    first, ledger = sequential_step(step.positions, step.ages, step.decide, step.radius,
+                                    rule.rotations)
     if rule.search > 1 and step.fields is not None:
         if step.goals is None:
             raise ValueError("the rollout search needs every agent's goal")
         return search_step(step.fields, step.positions, step.goals, ledger.rankings,
-                           step.ages, step.seed, Search(candidates=rule.search), first=first)
+                           step.ages, step.seed, rule.searching(), first=first)
     return first
 
 
@@ -141,11 +149,14 @@ class StepRule:
         path_weight: shield: weight of the path length each action leaves in the rankings
             (0: the policy alone).
         search: shield: candidate steps of the rollout search (1: the plain shielded step).
+        rotations: whether three or more agents may move round a ring in one step (POGEMA:
+            yes; real robots: no, :mod:`marlgpt_planner.rotations`).
     """
 
     resolution: str = SOFT
     path_weight: float = 0.0
     search: int = 1
+    rotations: bool = True
 
     def __post_init__(self) -> None:
         problem = self.problem()
@@ -170,12 +181,13 @@ class StepRule:
         return None
 
     @classmethod
-    def lenient(cls, resolution: str, path_weight: float = 0.0, search: int = 1) -> "StepRule":
+    def lenient(cls, resolution: str, path_weight: float = 0.0, search: int = 1,
+                rotations: bool = True) -> "StepRule":
         """The rule, with the options ``resolution`` does not read dropped (the node's
         parameters carry defaults for every resolution)."""
         options = RESOLUTIONS[resolution].options if resolution in RESOLUTIONS else ()
         return cls(resolution, path_weight if "path_weight" in options else 0.0,
-                   search if "search" in options else 1)
+                   search if "search" in options else 1, rotations)
 
     @property
     def mode(self) -> Resolution:
@@ -209,26 +221,36 @@ class StepRule:
     def searches(self) -> bool:
         return self.search > 1
 
+    def searching(self) -> Search:
+        """The rollout search's settings under this rule."""
+        return Search(candidates=self.search, rotations=self.rotations)
+
     def agreement(self) -> str:
-        """What every planner of a fleet must share to settle steps alike (the resolution and
-        the search; the path weight only shapes a planner's own robots' rankings)."""
-        return self.resolution + (f"/search={self.search}" if self.searches else "")
+        """What every planner of a fleet must share to settle steps alike (the resolution, the
+        search and a ban on rotations; the path weight only shapes a planner's own robots'
+        rankings): ``shield/search=16/no-rotations``."""
+        return "/".join([self.resolution] + ([f"search={self.search}"] if self.searches else [])
+                        + ([] if self.rotations else [NO_ROTATIONS]))
 
     def settles_unlike(self, agreement: str) -> bool:
         """Whether a planner naming ``agreement`` (another's :meth:`agreement`; '' if it names
-        none) settles steps by another resolution than this rule: the two could settle one
-        step differently."""
-        return bool(agreement) and agreement.split("/")[0] != self.resolution
+        none) settles steps by another resolution than this rule, or bans rotations where this
+        rule allows them or the other way round: the two could settle one step differently."""
+        if not agreement:
+            return False
+        parts = agreement.split("/")
+        return parts[0] != self.resolution or (NO_ROTATIONS in parts) == self.rotations
 
     def label(self) -> str:
-        """A short description for tables: ``shield, path 0.5, search 16`` ('' for soft)."""
-        if not self.ranks:
-            return ""
-        extras = [self.resolution]
+        """A short description for tables: ``shield, path 0.5, search 16`` ('' for soft;
+        ``no rotations`` added where they are banned)."""
+        extras = [self.resolution] if self.ranks else []
         if self.path_weight:
             extras.append(f"path {self.path_weight:g}")
         if self.searches:
             extras.append(f"search {self.search}")
+        if not self.rotations:
+            extras.append("no rotations")
         return ", ".join(extras)
 
     # --- the agents' side ---------------------------------------------------------------------

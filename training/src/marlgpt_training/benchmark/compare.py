@@ -111,6 +111,8 @@ def describe(result: dict) -> str:
     how = [str(result["resolution"])] if result.get("resolution") else []
     if int(result.get("search") or 1) > 1:
         how.append(f"search {int(result['search'])}")
+    if result.get("rotations") is False:
+        how.append("no rotations")
     if result.get("sample"):
         how.append("sampled")
     return f"{policy} ({', '.join(how)})" if how else policy

@@ -64,7 +64,8 @@ def run_episode(instance: Instance, policy: GridPolicy, rule: StepRule = SOFT_RU
     ``rule`` (:class:`~marlgpt_planner.step_rule.StepRule`): the soft rule hands the policy's
     actions to POGEMA, whose soft rule cancels conflicting moves; a ranking rule (the shield,
     with its path weight and search) hands it the step the rule settles from the policy's
-    rankings; the sequential rule asks the policy agent by agent (:meth:`GridPolicy.decider`).
+    rankings; the sequential rule asks the policy agent by agent (:meth:`GridPolicy.decider`);
+    a rule without rotations settles even the soft rule's step itself.
     POGEMA is the referee either way, and a settled step it does not apply unchanged is an
     error. ``trace``, if given, receives every agent's cells (N, 2) after
     each step.
@@ -93,6 +94,10 @@ def run_episode(instance: Instance, policy: GridPolicy, rule: StepRule = SOFT_RU
             actions = moves(positions, planned)
         else:
             actions = policy.act(state)
+            if not rule.rotations:  # the soft rule, with the rings' moves cancelled
+                planned = rule.settle(positions, [[int(a)] for a in actions], state.ages,
+                                      obstacles=obstacles)
+                actions = moves(positions, planned)
         _, rewards, terminated, truncated, info = env.step([int(a) for a in actions])
         steps += 1
         goals_reached += int(round(sum(rewards)))

@@ -57,6 +57,7 @@ class EvalReport:
             "path_weight": self.rule.path_weight,
             "sample": self.sample,
             "search": self.rule.search,
+            "rotations": self.rule.rotations,
             "per_agents": {
                 str(n): {"avg_throughput": mean_over(self.throughputs(n)),
                          "instances": len(self.throughputs(n)),

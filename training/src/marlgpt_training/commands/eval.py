@@ -64,6 +64,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "N candidate steps (the plain one first, then shielded steps with "
                         "priorities jittered) by a 6-step PIBT rollout, as the expert does "
                         "(docs/planner.md; 1: the plain step; default: %(default)s)")
+    parser.add_argument("--no-rotations", action="store_true",
+                        help="settle steps as a fleet of real robots does "
+                        "(fleet_protocol.rotations: false): no three or more agents moving "
+                        "round a ring in one step, which POGEMA allows (docs/planner.md)")
     parser.add_argument("--env", choices=envs.names(), default=envs.POGEMA,
                         help="pogema-lmapf: the POGEMA benchmark on --map-set; lbf: Level-Based "
                         "Foraging, --episodes seeded episodes over its task mix, scored by the "

@@ -304,7 +304,8 @@ def run_eval(args: argparse.Namespace) -> dict:
     if args.max_instances is not None and args.max_instances < 1:
         raise ValueError("--max-instances must be at least 1")
     workers = args.workers or multiprocessing.cpu_count()
-    rule = step_rule.StepRule(args.resolution, args.path_weight, args.search)
+    rule = step_rule.StepRule(args.resolution, args.path_weight, args.search,
+                              not args.no_rotations)
     report = evaluate(map_set, args.policy, agent_counts=args.agents,
                       max_instances=args.max_instances, workers=workers,
                       progress=not args.no_progress, sample=args.sample, rule=rule)
