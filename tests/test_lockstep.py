@@ -198,3 +198,36 @@ def test_planners_with_different_resolutions_hold_the_fleet_alike() -> None:
                          step_rule="shield"), 0.0)
     fleet.receive(Report("b", 1, PROPOSING, (0, 2), (0, 3), (0, 4), ranking=(4, 0)), 0.0)
     assert fleet.resolve().moved == [True, True] and fleet.disagreeing == []
+
+
+def test_a_fleet_that_bans_rotations_never_settles_a_ring_and_holds_for_one_that_does() -> None:
+    """Four robots in a 2 x 2 block, each proposing the next one's cell: POGEMA's ring, which
+    a fleet of real robots bans (fleet_protocol.rotations: false)."""
+    from marlgpt_planner.actions import DOWN, LEFT, RIGHT, UP, WAIT
+    from marlgpt_planner.step_rule import StepRule
+
+    ids = ["a", "b", "c", "d"]
+    square = [(0, 0), (0, 1), (1, 1), (1, 0)]
+    rankings = [(RIGHT, WAIT), (DOWN, WAIT), (LEFT, WAIT), (UP, WAIT)]
+
+    def settle(rule, agreements):
+        fleet = LockStep(ids, rule=rule)
+        for robot, cell in zip(ids, square):
+            fleet.receive(Report(robot, 0, ARRIVED, cell, cell, (5, 5)), 0.0)
+        fleet.start()
+        for robot, cell, ranking, said in zip(ids, square, rankings, agreements):
+            fleet.receive(Report(robot, 1, PROPOSING, cell, cell, (5, 5), ranking=ranking,
+                                 step_rule=said), 0.0)
+        return fleet, fleet.resolve()
+
+    allowed = StepRule("shield")
+    _, ring = settle(allowed, [allowed.agreement()] * 4)
+    assert ring.moved == [True] * 4  # POGEMA's semantics: the ring turns
+    banned = StepRule("shield", rotations=False)
+    assert banned.agreement() == "shield/no-rotations"
+    fleet, outcome = settle(banned, [banned.agreement()] * 4)
+    assert fleet.disagreeing == [] and outcome.moved == [False] * 4  # nobody else can move
+    # A planner that allows rotations hearing three that ban them holds the step (as they
+    # do, hearing it): the ring it would settle does not turn.
+    fleet, outcome = settle(allowed, [banned.agreement()] * 3 + ["shield"])
+    assert fleet.disagreeing == ["a", "b", "c"] and outcome.moved == [False] * 4

@@ -350,8 +350,8 @@ class PlannerNode(Node):
     def _execute(self, outcome: lockstep.Outcome, now: float) -> None:
         if self.fleet.disagreeing:
             self._warn("step rule", f"{', '.join(self.fleet.disagreeing)} settle steps by "
-                       "another fleet_protocol.resolution than this planner's "
-                       f"({self.fleet.rule.resolution}): every robot holds until all planners "
+                       "another fleet_protocol.resolution or rotations than this planner's "
+                       f"({self.fleet.rule.agreement()}): every robot holds until all planners "
                        "use the same")
         if outcome.robot_ids and outcome.robot_ids[0] in self.drivers:
             self.step_pub.publish(messages.fleet_step(outcome, self.get_clock().now().to_msg()))
