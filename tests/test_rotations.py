@@ -155,3 +155,23 @@ def test_marlgpt_eval_without_rotations_is_refereed_by_pogema(resolution) -> Non
     assert banned == 0 and result.goals > 0
     if resolution == SHIELD:
         assert allowed > 0  # plain PIBT in a crowd rotates, as POGEMA lets it
+
+
+def test_ring_steps_counts_what_the_ban_removes() -> None:
+    """scripts/ring_steps.py on the first shared maze with 64 agents: plain PIBT closes rings
+    there (the count the docs report), and its table says so."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    map_set = REPO.parent / "shared" / "benchmarks" / "pogema-lmapf" / "02-mazes"
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "ring_steps.py"), "--map-set",
+                           str(map_set), "--agents", "64", "--maps", "1"],
+                          capture_output=True, text=True, timeout=300, check=True)
+    row = done.stdout.strip().splitlines()[-1].split("|")
+    assert row[1].strip() == "64" and int(row[2]) == 127
+    assert int(row[4]) > 0 and int(row[5]) >= 3 * int(row[4])
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "ring_steps.py"), "--map-set",
+                          str(map_set / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("ring_steps: ")
