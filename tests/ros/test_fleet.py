@@ -133,20 +133,23 @@ def fleet_as_eval(tmp_path: Path, ros_env, monkeypatch, steps: int, planner: Dic
     return pogema, trace, offline, instance
 
 
-@pytest.mark.parametrize("path_weight, search", [(0.0, 1), (1.0, 1), (0.0, 16)],
-                         ids=["shield", "path-weight-1", "search-16"])
+@pytest.mark.parametrize("path_weight, search, rotations",
+                         [(0.0, 1, True), (1.0, 1, True), (0.0, 16, True), (0.0, 16, False)],
+                         ids=["shield", "path-weight-1", "search-16", "search-16-no-rotations"])
 def test_a_shielded_fleet_moves_exactly_as_marlgpt_eval_shield(tmp_path, ros_env, monkeypatch,
-                                                                path_weight, search) -> None:
+                                                                path_weight, search,
+                                                                rotations) -> None:
     from marlgpt_training.benchmark.episode import run_episode
     from marlgpt_training.policies.deployed import DeployedPolicy
 
     steps = 40
     shielded = dict(GREEDY, **{"fleet_protocol.resolution": "shield",
                                "model.path_weight": path_weight,
-                               "fleet_protocol.search": search})
+                               "fleet_protocol.search": search,
+                               "fleet_protocol.rotations": rotations})
     pogema, trace, offline, instance = fleet_as_eval(
         tmp_path, ros_env, monkeypatch, steps, shielded, MODEL,
-        StepRule("shield", path_weight, search))
+        StepRule("shield", path_weight, search, rotations))
     assert sum(pogema["goals_per_step"][:steps]) == offline.goals
     per_robot = [json.loads((tmp_path / "run" / f"robot{i}.stats.json").read_text())
                  ["goals_reached"][f"robot{i}"] for i in range(1, 5)]
