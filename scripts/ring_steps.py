@@ -5,7 +5,8 @@ bans, docs/planner.md): steps with a ring and the moves in rings, per agent coun
         --agents 8,32,64 --maps 8 [--policy bfs] [--resolution shield] [--search 1]
 
 Each episode is played by ``marlgpt eval``'s harness (POGEMA the referee) with rotations
-allowed, and every step's rings are counted (:func:`marlgpt_planner.rotations.rings`).
+allowed, and the rings of every step after the first are counted
+(:func:`marlgpt_planner.rotations.rings`; the harness does not trace the start cells).
 """
 import argparse
 import sys
@@ -52,7 +53,8 @@ def main(argv: List[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"ring_steps: {exc}", file=sys.stderr)
         return 2
-    print("| agents | steps | steps with a ring | rings | moves in rings |")
+    print("| agents | steps (after each episode's first) | steps with a ring | rings | "
+          "moves in rings |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
         share = 100.0 * r["steps_with_a_ring"] / max(r["steps"], 1)

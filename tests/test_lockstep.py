@@ -224,7 +224,7 @@ def test_a_fleet_that_bans_rotations_never_settles_a_ring_and_holds_for_one_that
     _, ring = settle(allowed, [allowed.agreement()] * 4)
     assert ring.moved == [True] * 4  # POGEMA's semantics: the ring turns
     banned = StepRule("shield", rotations=False)
-    assert banned.agreement() == "shield/no-rotations"
+    assert banned.agreement() == "shield+no-rotations"
     fleet, outcome = settle(banned, [banned.agreement()] * 4)
     assert fleet.disagreeing == [] and outcome.moved == [False] * 4  # nobody else can move
     # A planner that allows rotations hearing three that ban them holds the step (as they

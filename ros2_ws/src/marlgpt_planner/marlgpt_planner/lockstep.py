@@ -108,8 +108,8 @@ class LockStep:
         lost_after: seconds of silence after which a robot the fleet waits on is lost.
         startup_timeout: the same before the first step (planners start at their own pace).
         rule: how a step's proposals are settled (see the module doc); every planner of a
-            fleet must use the same resolution and search (a search runs only on steps whose
-            proposals all name this planner's :meth:`StepRule.agreement`).
+            fleet must use the same resolution, rotations and search (a search runs only on
+            steps whose proposals all name this planner's :meth:`StepRule.agreement`).
     """
 
     def __init__(self, robot_ids: Sequence[str], lost_after: float = 5.0,
@@ -117,8 +117,9 @@ class LockStep:
         if len(set(robot_ids)) != len(robot_ids) or not robot_ids:
             raise ValueError(f"robot ids must be unique and non-empty, got {list(robot_ids)}")
         self.rule = rule
-        #: Robots whose last proposal named another resolution than this planner's: while any
-        #: does, the fleet's planners could settle one step differently, so nobody moves.
+        #: Robots whose last proposal named another resolution (or rotations) than this
+        #: planner's: while any does, the fleet's planners could settle one step differently,
+        #: so nobody moves.
         self.disagreeing: List[str] = []
         #: Steps the rollout search chose (the rest were plain shielded or soft steps).
         self.searched_steps = 0

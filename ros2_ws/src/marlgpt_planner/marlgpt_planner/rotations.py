@@ -10,7 +10,7 @@ false``, ``marlgpt eval --no-rotations``):
   close a ring as taken (:func:`closes_rotation`): the agent tries its next action, as for
   any other taken cell, so the step it picks is the best one without a ring;
 * the soft rule cancels each ring's moves (:func:`without_rotations`);
-* the last check of a step refuses any ring that is left (:func:`rings`).
+* the last check of a sequential step refuses any ring that is left (:func:`rings`).
 
 Pure Python + numpy, Python >= 3.8.
 """

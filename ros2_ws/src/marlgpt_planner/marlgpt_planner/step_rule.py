@@ -49,8 +49,10 @@ from marlgpt_planner.shield import shield
 from marlgpt_planner.soft_rule import resolve
 
 SOFT, SHIELD, SEQUENTIAL, CENTRAL = "soft", "shield", "sequential", "central"
-#: The agreement's mark of a rule that bans rotations.
-NO_ROTATIONS = "no-rotations"
+#: The mark of a rule that bans rotations, joined to the resolution's name in the agreement
+#: (``shield+no-rotations``): a planner that compares only the names sees another resolution
+#: and holds, as it must.
+NO_ROTATIONS = "+no-rotations"
 Rankings = List[List[int]]
 
 
@@ -228,23 +230,20 @@ class StepRule:
     def agreement(self) -> str:
         """What every planner of a fleet must share to settle steps alike (the resolution, the
         search and a ban on rotations; the path weight only shapes a planner's own robots'
-        rankings): ``shield/search=16/no-rotations``."""
-        return "/".join([self.resolution] + ([f"search={self.search}"] if self.searches else [])
-                        + ([] if self.rotations else [NO_ROTATIONS]))
+        rankings): ``shield/search=16``, ``shield+no-rotations/search=16``."""
+        name = self.resolution + ("" if self.rotations else NO_ROTATIONS)
+        return name + (f"/search={self.search}" if self.searches else "")
 
     def settles_unlike(self, agreement: str) -> bool:
         """Whether a planner naming ``agreement`` (another's :meth:`agreement`; '' if it names
         none) settles steps by another resolution than this rule, or bans rotations where this
         rule allows them or the other way round: the two could settle one step differently."""
-        if not agreement:
-            return False
-        parts = agreement.split("/")
-        return parts[0] != self.resolution or (NO_ROTATIONS in parts) == self.rotations
+        return bool(agreement) and agreement.split("/")[0] != self.agreement().split("/")[0]
 
     def label(self) -> str:
         """A short description for tables: ``shield, path 0.5, search 16`` ('' for soft;
         ``no rotations`` added where they are banned)."""
-        extras = [self.resolution] if self.ranks else []
+        extras = [self.resolution] if self.ranks or not self.rotations else []
         if self.path_weight:
             extras.append(f"path {self.path_weight:g}")
         if self.searches:
