@@ -41,3 +41,34 @@ def test_split_runs_merge_back_into_the_whole(tmp_path: Path) -> None:
     other.write_text(json.dumps(dict(json.loads(parts[1].read_text()), policy="bfs")))
     run = _run("--out", out, parts[0], other)
     assert run.returncode == 2 and "differ in policy" in run.stderr
+
+
+def test_a_run_split_by_first_instance_merges_into_the_whole_run(tmp_path: Path) -> None:
+    from marlgpt_training.cli import main
+    from tests.conftest import tiny_map_set
+
+    map_set = tiny_map_set(tmp_path / "set")
+    common = ["eval", "--policy", "bfs", "--map-set", str(map_set), "--workers", "1",
+              "--no-progress", "--json"]
+    assert main([*common, str(tmp_path / "whole.json")]) == 0
+    assert main([*common, str(tmp_path / "head.json"), "--max-instances", "1"]) == 0
+    assert main([*common, str(tmp_path / "tail.json"), "--first-instance", "2"]) == 0
+    tail = json.loads((tmp_path / "tail.json").read_text())
+    assert {e["map_name"] for e in tail["episodes"]} == {"m1", "m2"}
+    out = tmp_path / "merged.json"
+    run = subprocess.run([sys.executable, str(SCRIPT), "--map-set", str(map_set), "--out",
+                          str(out), str(tmp_path / "tail.json"), str(tmp_path / "head.json")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    merged = json.loads(out.read_text())
+
+    def untimed(result: dict) -> list:
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in result["episodes"]]
+
+    assert untimed(merged) == untimed(whole)
+    assert merged["score"] == whole["score"]
+    assert merged["per_agents"] == whole["per_agents"]
+    # Past the set's last instance there is nothing to run: a clear error, not an empty table.
+    assert main([*common, str(tmp_path / "none.json"), "--first-instance", "4"]) == 2
+    assert main([*common, str(tmp_path / "none.json"), "--first-instance", "0"]) == 2

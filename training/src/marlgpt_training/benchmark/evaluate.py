@@ -133,11 +133,15 @@ def run_instances(instances: Sequence[Instance], policy_spec: str, workers: int 
 def evaluate(map_set: MapSet, policy_spec: str, agent_counts: Optional[Sequence[int]] = None,
              max_instances: Optional[int] = None, workers: int = 1,
              progress: bool = True, sample: bool = False,
-             rule: StepRule = SOFT_RULE) -> EvalReport:
-    """Run ``policy_spec`` on ``map_set`` and collect the report with its references;
-    ``rule`` settles conflicting moves (see :func:`run_episode`)."""
+             rule: StepRule = SOFT_RULE, first_instance: int = 1) -> EvalReport:
+    """Run ``policy_spec`` on ``map_set`` (its instances from ``first_instance`` on, at most
+    ``max_instances``) and collect the report with its references; ``rule`` settles
+    conflicting moves (see :func:`run_episode`)."""
     counts = list(agent_counts or map_set.agent_counts)
-    instances = [inst for n in counts for inst in map_set.instances(n, max_instances)]
+    instances = [inst for n in counts
+                 for inst in map_set.instances(n, max_instances, first_instance)]
+    if not instances:
+        raise ValueError(f"{map_set.name} has no instance from number {first_instance} on")
     # Longest episodes (most agents) first keeps the workers busy to the end.
     instances.sort(key=lambda inst: -inst.num_agents)
     episodes = list(run_instances(instances, policy_spec, workers, progress, sample, rule))

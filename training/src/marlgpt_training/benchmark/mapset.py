@@ -89,8 +89,12 @@ class MapSet:
     def max_episode_steps(self) -> int:
         return int(self.environment["max_episode_steps"])
 
-    def instances(self, num_agents: int, max_instances: Optional[int] = None) -> List[Instance]:
-        """The set's instances for ``num_agents``, in its grid-search order (first N if given)."""
+    def instances(self, num_agents: int, max_instances: Optional[int] = None,
+                  first: int = 1) -> List[Instance]:
+        """The set's instances for ``num_agents``, in its grid-search order, from the
+        ``first``-th (1-based) on, at most ``max_instances`` of them if given."""
+        if first < 1:
+            raise ValueError(f"the first instance is numbered 1, got {first}")
         grid = [self._values(key) for key in INSTANCE_KEYS]
         out = []
         for map_name, seed in itertools.product(*grid):
@@ -102,6 +106,7 @@ class MapSet:
                 collision_system=self.environment.get("collision_system", "soft"),
                 on_target=self.environment.get("on_target", "restart"),
             ))
+        out = out[first - 1:]
         return out[:max_instances] if max_instances else out
 
     def scenario(self, instance: Instance) -> Optional[dict]:

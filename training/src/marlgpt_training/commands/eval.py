@@ -98,6 +98,10 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         help="agent counts to run (default: the set's own; rware: 2,4)")
     parser.add_argument("--max-instances", type=int, default=None, metavar="N",
                         help="run only the first N instances of the set (default: all)")
+    parser.add_argument("--first-instance", type=int, default=1, metavar="N",
+                        help="start at the set's Nth instance (numbered from 1), e.g. to "
+                        "finish a run of the first N-1 and join the two with "
+                        "scripts/merge_results.py (default: 1)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="parallel worker processes (default: the number of CPUs)")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",

@@ -303,12 +303,15 @@ def run_eval(args: argparse.Namespace) -> dict:
         raise ValueError(f"--json {args.json} is a directory")
     if args.max_instances is not None and args.max_instances < 1:
         raise ValueError("--max-instances must be at least 1")
+    if args.first_instance < 1:
+        raise ValueError("--first-instance must be at least 1")
     workers = args.workers or multiprocessing.cpu_count()
     rule = step_rule.StepRule(args.resolution, args.path_weight, args.search,
                               not args.no_rotations)
     report = evaluate(map_set, args.policy, agent_counts=args.agents,
                       max_instances=args.max_instances, workers=workers,
-                      progress=not args.no_progress, sample=args.sample, rule=rule)
+                      progress=not args.no_progress, sample=args.sample, rule=rule,
+                      first_instance=args.first_instance)
     print(report.table())
     return report.to_json()
 
