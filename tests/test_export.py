@@ -209,3 +209,18 @@ def test_the_exported_graph_has_no_fused_attention_and_leaves_the_model_fused(
     assert "Softmax" in ops and "MatMul" in ops and not any("Attention" in op for op in ops)
     model, _ = checkpoint.load_model(run_dir)
     assert all(layer.attn.fused for layer in model.trunk)
+
+
+def test_the_released_checkpoint_is_the_shipped_model(tmp_path: Path) -> None:
+    """`training/checkpoints/marlgpt` exports to the robots' `marlgpt.onnx` (same logits), and
+    the model card names that file's run."""
+    models = REPO / "ros2_ws" / "src" / "marlgpt_planner" / "models"
+    released = REPO / "training" / "checkpoints" / "marlgpt"
+    path = tmp_path / "released.onnx"
+    export_checkpoint(released, path, num_observations=64)
+    recorded = np.load(observations_path(models / "marlgpt.onnx"))
+    shipped, again = RuntimePolicy(models / "marlgpt.onnx"), RuntimePolicy(path)
+    values = recorded["values"][:256]
+    assert np.abs(shipped.logits(values) - again.logits(values)).max() < 1e-5
+    run_id = shipped.metadata["run_id"]
+    assert f"`{run_id}`" in (models / "marlgpt.md").read_text()
