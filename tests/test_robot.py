@@ -157,3 +157,44 @@ def test_proposals_are_moves_from_the_cell(ranking) -> None:
     at(r, (2, 2))
     (report,) = r.propose(1, (2, 2), (0, 0), ranking, 0.0, ranks=True)
     assert report.intended == ((1, 2) if ranking else (2, 2))
+
+
+@pytest.mark.parametrize("next_goal_in", [0.3, None], ids=["goal-in-time", "no-goal"])
+def test_an_arrival_on_a_topic_goal_waits_for_the_next_goal(next_goal_in) -> None:
+    """With ``next_goal_wait``, a robot that reached its external goal reports the arrival
+    with its next goal once that comes in (the fleet's next step plans with it), or with the
+    reached cell once the wait is over; without it, at once with the reached cell."""
+    def arrive(wait: float) -> Robot:
+        r = Robot("r1", LATTICE, Goals("external"), step_timeout=10.0, next_goal_wait=wait)
+        r.set_map(FREE)
+        at(r, (1, 1))
+        r.goals.offer(1, (2, 1))
+        r.announce_ready(0.0)
+        r.propose(1, (1, 1), (2, 1), [DOWN], 0.0, ranks=True)
+        r.execute(1, (1, 1), (2, 1), None, now=0.1)
+        at(r, (2, 1), now=0.2)
+        return r
+
+    at_once = arrive(0.0)
+    (report,) = at_once.nav_done(1, True, "", 0.2)
+    assert report.status == ARRIVED and report.goal == (2, 1)  # no next goal yet: stays
+
+    r = arrive(1.0)
+    assert r.nav_done(1, True, "", 0.2) == [] and r.held_arrival is not None
+    assert r.tick(0.4) == []  # still waiting for the goal
+    if next_goal_in is not None:
+        r.goals.offer(2, (4, 4))
+        (report,) = r.tick(0.2 + next_goal_in)
+        assert report == Publish(1, ARRIVED, (2, 1), (2, 1), (4, 4))
+    else:
+        assert r.tick(1.1) == []
+        (report,) = r.tick(1.2)  # the wait is over: the reached cell, as without a wait
+        assert report == Publish(1, ARRIVED, (2, 1), (2, 1), (2, 1))
+    assert r.held_arrival is None and r.tick(5.0) == []
+    # A wait that is no arrival on a goal is reported at once.
+    other = arrive(1.0)
+    other.goals.offer(2, (4, 4))
+    other.nav_done(1, True, "", 0.2)
+    other.propose(2, (2, 1), (4, 4), [WAIT], 0.3, ranks=True)
+    (report,) = other.execute(2, (2, 1), (2, 1), None, now=0.4)
+    assert report.status == ARRIVED and report.goal == (4, 4)

@@ -189,6 +189,10 @@ class FleetDescription:
         params = dict(self.lattice_parameters(), robots=[robot], fleet=self.ids)
         params.update({"model.path": str(self.model),
                        "goals.source": "topic" if self.goals == "pogema" else "generator",
+                       # The loopback simulator sends each next goal as POGEMA takes the
+                       # step, before the move ends; waiting for it keeps the fleet's steps
+                       # POGEMA's on a loaded machine, where it can come after the arrival.
+                       "goals.next_wait": 1.0 if self.goals == "pogema" else 0.0,
                        "goals.seed": self.seed, "pose.source": POSE_MODES[self.pose]})
         params.update(self.planner_parameters)
         params.update(extra or {})

@@ -59,17 +59,24 @@ class Robot:
 
     ``pose_timeout`` is how old a pose may be before the robot holds (``math.inf`` for event
     sources such as AMCL's, which publish only when the robot moves). The map the goals are
-    drawn and checked on is set with :meth:`set_map`.
+    drawn and checked on is set with :meth:`set_map`. ``next_goal_wait``: seconds a robot
+    with external goals that has just reached its goal waits for its next one before it
+    reports the arrival (the report carries the goal the fleet's next step plans with);
+    0 reports at once, and the robot stays put for a step until the next goal comes.
     """
 
     def __init__(self, robot_id: str, lattice: Lattice, goals: Goals, hysteresis: float = 0.2,
-                 pose_timeout: float = 1.0, step_timeout: float = 20.0) -> None:
+                 pose_timeout: float = 1.0, step_timeout: float = 20.0,
+                 next_goal_wait: float = 0.0) -> None:
         self.id = robot_id
         self.lattice = lattice
         self.goals = goals
         self.tracker = CellTracker(lattice, hysteresis)
         self.pose_timeout = pose_timeout
         self.step_timeout = step_timeout
+        self.next_goal_wait = next_goal_wait
+        #: An arrival held for the next goal: (step, cell, deadline), or None.
+        self.held_arrival: Optional[Tuple[int, Cell, float]] = None
         self.pose: Optional[Tuple[float, float, float]] = None  # x, y, yaw in the map frame
         self.pose_at = -math.inf  # monotonic time the pose was taken
         self.obstacles: Optional[np.ndarray] = None
@@ -203,16 +210,25 @@ class Robot:
         return self.timed_out(why)
 
     def tick(self, now: float) -> List[Effect]:
-        """The clock: a move that takes longer than ``step_timeout`` times out."""
+        """The clock: a move that takes longer than ``step_timeout`` times out; an arrival
+        held for the next goal is reported once the goal is in or the wait is over."""
         if self.moving is not None and now > self.moving[3]:
             return self.timed_out(f"not at {self.moving[2]} after {self.step_timeout:.0f} s")
+        if self.held_arrival is not None and (not self.goals.waiting
+                                              or now >= self.held_arrival[2]):
+            step, cell, _ = self.held_arrival
+            self.held_arrival = None
+            return [self._report(step, ARRIVED, cell, cell, self.goals.current or cell)]
         return []
 
     def arrived(self, step: int, cell: Cell, now: float) -> List[Effect]:
         self.moving = None
-        self.goals.arrived(self.obstacles, cell, self.blocked)
+        reached = self.goals.arrived(self.obstacles, cell, self.blocked)
         if self.pose_fresh(now):
             self.status, self.message = ARRIVED, f"at {cell}"
+        if reached and self.goals.waiting and self.next_goal_wait > 0:
+            self.held_arrival = (step, cell, now + self.next_goal_wait)
+            return []
         return [self._report(step, ARRIVED, cell, cell, self.goals.current or cell)]
 
     def timed_out(self, why: str) -> List[Effect]:

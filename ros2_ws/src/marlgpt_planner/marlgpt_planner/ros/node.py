@@ -127,7 +127,7 @@ class PlannerNode(Node):
                       seed=p["goals.seed"] * 1000 + index,
                       check=lambda cell, r=robot_id: self._goal_problem(r, cell))
         robot = Robot(robot_id, self.lattice, goals, p["pose.hysteresis"], pose_timeout(p),
-                      p["nav.step_timeout"])
+                      p["nav.step_timeout"], p["goals.next_wait"])
         nav = NavigationClient(self, robot_topic(robot_id, p["nav.action"]), p["nav.frame"],
                                p["nav.behavior_tree"], p["nav.retries"],
                                p["nav.server_timeout"], p["nav.tolerance"])
