@@ -198,3 +198,18 @@ def test_an_arrival_on_a_topic_goal_waits_for_the_next_goal(next_goal_in) -> Non
     other.propose(2, (2, 1), (4, 4), [WAIT], 0.3, ranks=True)
     (report,) = other.execute(2, (2, 1), (2, 1), None, now=0.4)
     assert report.status == ARRIVED and report.goal == (4, 4)
+
+
+def test_a_held_arrival_is_dropped_when_the_robot_holds() -> None:
+    r = Robot("r1", LATTICE, Goals("external"), step_timeout=10.0, next_goal_wait=1.0)
+    r.set_map(FREE)
+    at(r, (1, 1))
+    r.goals.offer(1, (1, 1))
+    r.announce_ready(0.0)
+    r.propose(1, (1, 1), (1, 1), [WAIT], 0.0, ranks=True)
+    assert r.execute(1, (1, 1), (1, 1), None, now=0.1) == []  # on its goal: held
+    assert "waiting up to 1 s for the next goal" in r.message
+    r.lost = True
+    r.hold("the fleet lost this robot")
+    r.goals.offer(2, (3, 3))
+    assert r.tick(0.2) == [] and r.tick(5.0) == []

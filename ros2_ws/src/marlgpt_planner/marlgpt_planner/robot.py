@@ -214,8 +214,8 @@ class Robot:
         held for the next goal is reported once the goal is in or the wait is over."""
         if self.moving is not None and now > self.moving[3]:
             return self.timed_out(f"not at {self.moving[2]} after {self.step_timeout:.0f} s")
-        if self.held_arrival is not None and (not self.goals.waiting
-                                              or now >= self.held_arrival[2]):
+        if self.held_arrival is not None and not self.lost and (
+                not self.goals.waiting or now >= self.held_arrival[2]):
             step, cell, _ = self.held_arrival
             self.held_arrival = None
             return [self._report(step, ARRIVED, cell, cell, self.goals.current or cell)]
@@ -228,6 +228,7 @@ class Robot:
             self.status, self.message = ARRIVED, f"at {cell}"
         if reached and self.goals.waiting and self.next_goal_wait > 0:
             self.held_arrival = (step, cell, now + self.next_goal_wait)
+            self.message = f"at {cell}; waiting up to {self.next_goal_wait:g} s for the next goal"
             return []
         return [self._report(step, ARRIVED, cell, cell, self.goals.current or cell)]
 
@@ -245,6 +246,7 @@ class Robot:
         """The fleet lost this robot, or the planner failed: stop and stay."""
         self.moving = None
         self.leader = None
+        self.held_arrival = None
         self.status, self.message = HOLDING, why
         return [Cancel()]
 

@@ -236,9 +236,10 @@ class PlannerNode(Node):
         now = time.monotonic()
         for driver in self.drivers.values():
             driver.nav.tick(now)
-            self._apply(driver, driver.robot.tick(now))
             if driver.robot.goals.waiting and driver.robot.goals.poll():
                 self._advance()
+            # After the poll, so that an arrival held for the next goal goes out with it.
+            self._apply(driver, driver.robot.tick(now))
         self._advance()
         for driver in self.drivers.values():
             if now - driver.published_at >= self.params["fleet_protocol.heartbeat"]:
